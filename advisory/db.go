@@ -1,0 +1,697 @@
+package advisory
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver (pure Go)
+)
+
+// SchemaVersion is the layout of the database file; a file of another
+// version is refused with a clear message rather than misread.
+const SchemaVersion = "3"
+
+const schema = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sources (
+	name TEXT PRIMARY KEY, url TEXT NOT NULL DEFAULT '', etag TEXT NOT NULL DEFAULT '',
+	last_modified TEXT NOT NULL DEFAULT '', updated TEXT NOT NULL DEFAULT '', records INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS records (
+	id TEXT PRIMARY KEY, source TEXT NOT NULL, modified TEXT NOT NULL DEFAULT '',
+	published TEXT NOT NULL DEFAULT '', withdrawn TEXT NOT NULL DEFAULT '',
+	digest BLOB NOT NULL, body BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS records_by_source ON records(source);
+CREATE TABLE IF NOT EXISTS affected (
+	ecosystem TEXT NOT NULL, name TEXT NOT NULL, id TEXT NOT NULL, data BLOB NOT NULL,
+	PRIMARY KEY (ecosystem, name, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS affected_by_id ON affected(id);
+CREATE TABLE IF NOT EXISTS aliases (alias TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (alias, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS aliases_by_id ON aliases(id);
+CREATE TABLE IF NOT EXISTS distro_status (
+	ecosystem TEXT NOT NULL, name TEXT NOT NULL, vuln TEXT NOT NULL, status TEXT NOT NULL,
+	note TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (ecosystem, name, vuln)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS support (
+	ecosystem TEXT NOT NULL, pattern TEXT NOT NULL, kind TEXT NOT NULL, last_version TEXT NOT NULL DEFAULT '',
+	date TEXT NOT NULL DEFAULT '', note TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (ecosystem, pattern, kind)) WITHOUT ROWID;
+`
+
+// DB is an advisory database file.
+type DB struct {
+	sql  *sql.DB
+	path string
+	enc  *zstd.Encoder
+	dec  *zstd.Decoder
+	now  func() time.Time
+}
+
+// Options configure Open.
+type Options struct {
+	// ReadOnly opens an existing database without creating or migrating it.
+	ReadOnly bool
+	// Now is the clock (tests); defaults to time.Now.
+	Now func() time.Time
+}
+
+// DefaultPath is where the database lives when none is named: the user's
+// cache directory.
+func DefaultPath() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "customs", "advisories.db")
+}
+
+// Open opens (or, unless read-only, creates) a database file.
+func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	if opts.ReadOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("advisory database %s: %w (import advisories with `customs db import` or `customs db update`)", path, err)
+		}
+	} else if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(0)"
+	if opts.ReadOnly {
+		dsn += "&mode=ro"
+	}
+	sdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("advisory database %s: %w", path, err)
+	}
+	db := &DB{sql: sdb, path: path, now: opts.Now}
+	if db.now == nil {
+		db.now = time.Now
+	}
+	if err := db.init(ctx, opts.ReadOnly); err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("advisory database %s: %w", path, err)
+	}
+	db.enc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	db.dec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(64<<20))
+	return db, nil
+}
+
+func (db *DB) init(ctx context.Context, readOnly bool) error {
+	var version string
+	err := db.sql.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'schema'`).Scan(&version)
+	switch {
+	case err == nil:
+		if version != SchemaVersion {
+			return fmt.Errorf("database schema %s, this customs reads schema %s: rebuild it with `customs db update` or `customs db import`", version, SchemaVersion)
+		}
+		return nil
+	case readOnly:
+		if strings.Contains(err.Error(), "no such table") {
+			return errors.New("not a customs advisory database (no meta table)")
+		}
+		return fmt.Errorf("unreadable (truncated or not a database?): %w", err)
+	case !strings.Contains(err.Error(), "no such table") && !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("unreadable (truncated or not a database?): %w", err)
+	}
+	if _, err := db.sql.ExecContext(ctx, schema); err != nil {
+		return err
+	}
+	_, err = db.sql.ExecContext(ctx, `INSERT OR REPLACE INTO meta(key, value) VALUES ('schema', ?)`, SchemaVersion)
+	return err
+}
+
+// Close closes the database.
+func (db *DB) Close() error {
+	if db.enc != nil {
+		db.enc.Close()
+	}
+	if db.dec != nil {
+		db.dec.Close()
+	}
+	return db.sql.Close()
+}
+
+// Path is the database file.
+func (db *DB) Path() string { return db.path }
+
+// PackageKey is an (ecosystem, name) pair as the index keys it.
+type PackageKey struct {
+	Ecosystem string `json:"ecosystem"`
+	Name      string `json:"name"`
+}
+
+// Key normalizes an ecosystem and package name into an index key.
+func Key(ecosystem, name string) PackageKey {
+	eco := NormalizeEcosystem(ecosystem)
+	return PackageKey{Ecosystem: eco, Name: NormalizeName(eco, name)}
+}
+
+// Delta is what an import or update changed.
+type Delta struct {
+	Added     []string `json:"added"`
+	Modified  []string `json:"modified"`
+	Withdrawn []string `json:"withdrawn"`
+	// Packages are the (ecosystem, name) pairs whose advisories changed:
+	// exactly the packages whose images need re-judging.
+	Packages  []PackageKey `json:"packages"`
+	Unchanged int          `json:"unchanged"`
+	// Skipped are inputs that were not imported, each with the reason.
+	Skipped []string `json:"skipped,omitempty"`
+	// Unsupported counts records in ecosystems no customs cataloger produces.
+	Statuses int `json:"distro_statuses,omitempty"`
+}
+
+// Empty says whether nothing changed.
+func (d *Delta) Empty() bool {
+	return len(d.Added)+len(d.Modified)+len(d.Withdrawn) == 0 && d.Statuses == 0
+}
+
+// txn is one import transaction with its prepared statements.
+type txn struct {
+	db      *DB
+	tx      *sql.Tx
+	get     *sql.Stmt
+	put     *sql.Stmt
+	delAff  *sql.Stmt
+	oldAff  *sql.Stmt
+	putAff  *sql.Stmt
+	delAls  *sql.Stmt
+	putAls  *sql.Stmt
+	delta   *Delta
+	touched map[PackageKey]bool
+	seen    map[string]bool // ids written in this transaction
+}
+
+func (db *DB) begin(ctx context.Context) (*txn, error) {
+	tx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	t := &txn{db: db, tx: tx, delta: &Delta{}, touched: map[PackageKey]bool{}, seen: map[string]bool{}}
+	for _, p := range []struct {
+		s   **sql.Stmt
+		sql string
+	}{
+		{&t.get, `SELECT digest, withdrawn FROM records WHERE id = ?`},
+		{&t.put, `INSERT OR REPLACE INTO records(id, source, modified, published, withdrawn, digest, body) VALUES (?,?,?,?,?,?,?)`},
+		{&t.oldAff, `SELECT ecosystem, name FROM affected WHERE id = ?`},
+		{&t.delAff, `DELETE FROM affected WHERE id = ?`},
+		{&t.putAff, `INSERT OR REPLACE INTO affected(ecosystem, name, id, data) VALUES (?,?,?,?)`},
+		{&t.delAls, `DELETE FROM aliases WHERE id = ?`},
+		{&t.putAls, `INSERT OR IGNORE INTO aliases(alias, id) VALUES (?,?)`},
+	} {
+		if *p.s, err = tx.PrepareContext(ctx, p.sql); err != nil {
+			tx.Rollback()
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+func (t *txn) rollback() { t.tx.Rollback() }
+
+func (t *txn) commit() (*Delta, error) {
+	if err := t.tx.Commit(); err != nil {
+		return nil, err
+	}
+	for k := range t.touched {
+		t.delta.Packages = append(t.delta.Packages, k)
+	}
+	sort.Slice(t.delta.Packages, func(i, j int) bool {
+		a, b := t.delta.Packages[i], t.delta.Packages[j]
+		return a.Ecosystem < b.Ecosystem || (a.Ecosystem == b.Ecosystem && a.Name < b.Name)
+	})
+	for _, s := range [][]string{t.delta.Added, t.delta.Modified, t.delta.Withdrawn} {
+		sort.Strings(s)
+	}
+	return t.delta, nil
+}
+
+// put stores one record, noting in the delta whether it is new, changed or
+// withdrawn.
+func (t *txn) putRecord(ctx context.Context, raw []byte, r *Record, source string) error {
+	digest := sha256.Sum256(raw)
+	var oldDigest []byte
+	var oldWithdrawn string
+	err := t.get.QueryRowContext(ctx, r.ID).Scan(&oldDigest, &oldWithdrawn)
+	exists := err == nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if exists && string(oldDigest) == string(digest[:]) {
+		if !t.seen[r.ID] {
+			t.delta.Unchanged++
+		}
+		t.seen[r.ID] = true
+		return nil
+	}
+	withdrawn := r.Withdrawn != nil && !r.Withdrawn.IsZero() && !r.Withdrawn.After(t.db.now())
+	switch {
+	case withdrawn && (!exists || oldWithdrawn == ""):
+		t.delta.Withdrawn = append(t.delta.Withdrawn, r.ID)
+	case !exists:
+		t.delta.Added = append(t.delta.Added, r.ID)
+	case !t.seen[r.ID]:
+		t.delta.Modified = append(t.delta.Modified, r.ID)
+	}
+	t.seen[r.ID] = true
+	if err := t.dropAffected(ctx, r.ID); err != nil {
+		return err
+	}
+	body := t.db.enc.EncodeAll(raw, nil)
+	fmtTime := func(tm *time.Time) string {
+		if tm == nil || tm.IsZero() {
+			return ""
+		}
+		return tm.UTC().Format(time.RFC3339)
+	}
+	wd := ""
+	if withdrawn {
+		wd = fmtTime(r.Withdrawn)
+	}
+	if _, err := t.put.ExecContext(ctx, r.ID, source, fmtTime(&r.Modified), fmtTime(r.Published), wd, digest[:], body); err != nil {
+		return err
+	}
+	if _, err := t.delAls.ExecContext(ctx, r.ID); err != nil {
+		return err
+	}
+	for _, a := range append(append([]string{}, r.Aliases...), r.Upstream...) {
+		if a != "" && a != r.ID {
+			if _, err := t.putAls.ExecContext(ctx, a, r.ID); err != nil {
+				return err
+			}
+		}
+	}
+	if withdrawn {
+		return nil
+	}
+	// One index row per (package, record), holding only that package's
+	// entries: matching reads these and inflates the record only on a hit.
+	byKey := map[PackageKey][]Affected{}
+	var order []PackageKey
+	for _, a := range r.Affected {
+		if a.Package.Name == "" || a.Package.Ecosystem == "" {
+			continue
+		}
+		k := Key(a.Package.Ecosystem, a.Package.Name)
+		if _, ok := byKey[k]; !ok {
+			order = append(order, k)
+		}
+		a.Package = Package{}
+		byKey[k] = append(byKey[k], a)
+	}
+	for _, k := range order {
+		data, err := json.Marshal(byKey[k])
+		if err != nil {
+			return err
+		}
+		if _, err := t.putAff.ExecContext(ctx, k.Ecosystem, k.Name, r.ID, data); err != nil {
+			return err
+		}
+		t.touched[k] = true
+	}
+	return nil
+}
+
+// dropAffected removes a record's index rows, noting the packages it named.
+func (t *txn) dropAffected(ctx context.Context, id string) error {
+	rows, err := t.oldAff.QueryContext(ctx, id)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var k PackageKey
+		if err := rows.Scan(&k.Ecosystem, &k.Name); err != nil {
+			rows.Close()
+			return err
+		}
+		t.touched[k] = true
+	}
+	rows.Close()
+	_, err = t.delAff.ExecContext(ctx, id)
+	return err
+}
+
+// removeRecord deletes a record that disappeared from its source.
+func (t *txn) removeRecord(ctx context.Context, id string) error {
+	if err := t.dropAffected(ctx, id); err != nil {
+		return err
+	}
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM records WHERE id = ?`, id); err != nil {
+		return err
+	}
+	if _, err := t.delAls.ExecContext(ctx, id); err != nil {
+		return err
+	}
+	t.delta.Withdrawn = append(t.delta.Withdrawn, id)
+	return nil
+}
+
+// Candidate is a record's entries for one package, before version checks.
+type Candidate struct {
+	ID       string
+	Affected []Affected
+}
+
+// Candidates returns, for each key, the records that name it. Keys are
+// looked up in batches, so ten thousand packages cost a few queries.
+func (db *DB) Candidates(ctx context.Context, keys []PackageKey) (map[PackageKey][]Candidate, error) {
+	byEco := map[string][]string{}
+	for _, k := range keys {
+		byEco[k.Ecosystem] = append(byEco[k.Ecosystem], k.Name)
+	}
+	out := map[PackageKey][]Candidate{}
+	const batch = 400
+	for eco, names := range byEco {
+		sort.Strings(names)
+		names = dedupeSorted(names)
+		for i := 0; i < len(names); i += batch {
+			chunk := names[i:min(i+batch, len(names))]
+			args := make([]any, 0, len(chunk)+1)
+			args = append(args, eco)
+			for _, n := range chunk {
+				args = append(args, n)
+			}
+			q := `SELECT name, id, data FROM affected WHERE ecosystem = ? AND name IN (?` + strings.Repeat(",?", len(chunk)-1) + `)`
+			rows, err := db.sql.QueryContext(ctx, q, args...)
+			if err != nil {
+				return nil, err
+			}
+			for rows.Next() {
+				var name, id string
+				var data []byte
+				if err := rows.Scan(&name, &id, &data); err != nil {
+					rows.Close()
+					return nil, err
+				}
+				var aff []Affected
+				if err := json.Unmarshal(data, &aff); err != nil {
+					rows.Close()
+					return nil, fmt.Errorf("index entry %s/%s/%s: %w", eco, name, id, err)
+				}
+				k := PackageKey{Ecosystem: eco, Name: name}
+				out[k] = append(out[k], Candidate{ID: id, Affected: aff})
+			}
+			if err := rows.Close(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+func dedupeSorted(s []string) []string {
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Records inflates full records by id.
+func (db *DB) Records(ctx context.Context, ids []string) (map[string]*Record, error) {
+	out := map[string]*Record{}
+	const batch = 400
+	for i := 0; i < len(ids); i += batch {
+		chunk := ids[i:min(i+batch, len(ids))]
+		args := make([]any, len(chunk))
+		for j, id := range chunk {
+			args[j] = id
+		}
+		rows, err := db.sql.QueryContext(ctx, `SELECT id, body FROM records WHERE id IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			var body []byte
+			if err := rows.Scan(&id, &body); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			raw, err := db.dec.DecodeAll(body, nil)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("record %s: %w", id, err)
+			}
+			var r Record
+			if err := json.Unmarshal(raw, &r); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("record %s: %w", id, err)
+			}
+			out[id] = &r
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Raw returns a stored record as imported.
+func (db *DB) Raw(ctx context.Context, id string) ([]byte, error) {
+	var body []byte
+	if err := db.sql.QueryRowContext(ctx, `SELECT body FROM records WHERE id = ?`, id).Scan(&body); err != nil {
+		return nil, err
+	}
+	return db.dec.DecodeAll(body, nil)
+}
+
+// Resolve gives the record ids known by an id or alias.
+func (db *DB) Resolve(ctx context.Context, id string) ([]string, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT id FROM records WHERE id = ? UNION SELECT id FROM aliases WHERE alias = ?`, id, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// DistroStatus is what a distribution's tracker says about a vulnerability
+// in a source package of one release, beyond what OSV records carry.
+type DistroStatus struct {
+	Status string // will-not-fix, fix-deferred, end-of-life, not-affected
+	Note   string
+	Source string // e.g. "debian-tracker: no-dsa"
+}
+
+// DistroStatuses returns tracker statuses for packages of one ecosystem.
+func (db *DB) DistroStatuses(ctx context.Context, ecosystem string, names []string) (map[string]map[string]DistroStatus, error) {
+	out := map[string]map[string]DistroStatus{}
+	if len(names) == 0 {
+		return out, nil
+	}
+	const batch = 400
+	for i := 0; i < len(names); i += batch {
+		chunk := names[i:min(i+batch, len(names))]
+		args := []any{ecosystem}
+		for _, n := range chunk {
+			args = append(args, n)
+		}
+		rows, err := db.sql.QueryContext(ctx, `SELECT name, vuln, status, note, source FROM distro_status WHERE ecosystem = ? AND name IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var name, vuln string
+			var st DistroStatus
+			if err := rows.Scan(&name, &vuln, &st.Status, &st.Note, &st.Source); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if out[name] == nil {
+				out[name] = map[string]DistroStatus{}
+			}
+			out[name][vuln] = st
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Support is a package whose security support ended or is limited.
+type Support struct {
+	Pattern     string
+	Kind        string // ended, limited
+	LastVersion string
+	Date        string
+	Note        string
+}
+
+// SupportFor returns support notices that apply to a source package.
+func (db *DB) SupportFor(ctx context.Context, ecosystem string) ([]Support, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT pattern, kind, last_version, date, note FROM support WHERE ecosystem = ? OR ecosystem = ?`, ecosystem, BaseEcosystem(ecosystem))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Support
+	for rows.Next() {
+		var s Support
+		if err := rows.Scan(&s.Pattern, &s.Kind, &s.LastVersion, &s.Date, &s.Note); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// Matches says whether a support pattern names a package ("golang.*" style).
+func (s Support) Matches(name string) bool {
+	if p, ok := strings.CutSuffix(s.Pattern, ".*"); ok {
+		return strings.HasPrefix(name, p)
+	}
+	return s.Pattern == name
+}
+
+// Source describes one source of records.
+type Source struct {
+	Name         string    `json:"name"`
+	URL          string    `json:"url,omitempty"`
+	ETag         string    `json:"etag,omitempty"`
+	LastModified string    `json:"last_modified,omitempty"`
+	Updated      time.Time `json:"updated"`
+	Records      int       `json:"records"`
+}
+
+// Status summarizes the database.
+type Status struct {
+	Path        string         `json:"path"`
+	Schema      string         `json:"schema"`
+	Updated     time.Time      `json:"updated"`
+	Records     int            `json:"records"`
+	Withdrawn   int            `json:"withdrawn"`
+	Ecosystems  map[string]int `json:"ecosystems"`
+	Sources     []Source       `json:"sources"`
+	Statuses    int            `json:"distro_statuses"`
+	SizeBytes   int64          `json:"size_bytes"`
+	Stale       bool           `json:"stale"`
+	StaleAfter  string         `json:"stale_after"`
+	StaleReason string         `json:"stale_reason,omitempty"`
+}
+
+// StaleAfter is how old a database may get before scans warn.
+const StaleAfter = 7 * 24 * time.Hour
+
+// Status reads the summary.
+func (db *DB) Status(ctx context.Context) (*Status, error) {
+	st := &Status{Path: db.path, Schema: SchemaVersion, Ecosystems: map[string]int{}, StaleAfter: StaleAfter.String()}
+	if fi, err := os.Stat(db.path); err == nil {
+		st.SizeBytes = fi.Size()
+	}
+	q := func(query string, args []any, fn func(*sql.Rows) error) error {
+		rows, err := db.sql.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := fn(rows); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}
+	if err := q(`SELECT COUNT(*), COALESCE(SUM(withdrawn != ''), 0) FROM records`, nil, func(r *sql.Rows) error { return r.Scan(&st.Records, &st.Withdrawn) }); err != nil {
+		return nil, err
+	}
+	if err := q(`SELECT ecosystem, COUNT(DISTINCT id) FROM affected GROUP BY ecosystem`, nil, func(r *sql.Rows) error {
+		var e string
+		var n int
+		if err := r.Scan(&e, &n); err != nil {
+			return err
+		}
+		st.Ecosystems[e] = n
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := q(`SELECT COUNT(*) FROM distro_status`, nil, func(r *sql.Rows) error { return r.Scan(&st.Statuses) }); err != nil {
+		return nil, err
+	}
+	if err := q(`SELECT name, url, etag, last_modified, updated, records FROM sources ORDER BY name`, nil, func(r *sql.Rows) error {
+		var s Source
+		var updated string
+		if err := r.Scan(&s.Name, &s.URL, &s.ETag, &s.LastModified, &updated, &s.Records); err != nil {
+			return err
+		}
+		s.Updated, _ = time.Parse(time.RFC3339, updated)
+		if s.Updated.After(st.Updated) {
+			st.Updated = s.Updated
+		}
+		st.Sources = append(st.Sources, s)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	switch {
+	case st.Records == 0:
+		st.Stale, st.StaleReason = true, "the database holds no advisories"
+	case db.now().Sub(st.Updated) > StaleAfter:
+		st.Stale = true
+		st.StaleReason = fmt.Sprintf("last updated %s ago", db.now().Sub(st.Updated).Round(time.Hour))
+	}
+	return st, nil
+}
+
+func (t *txn) touchSource(ctx context.Context, s Source) error {
+	var n int
+	if err := t.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM records WHERE source = ?`, s.Name).Scan(&n); err != nil {
+		return err
+	}
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO sources(name, url, etag, last_modified, updated, records) VALUES (?,?,?,?,?,?)
+		ON CONFLICT(name) DO UPDATE SET url=excluded.url, etag=excluded.etag, last_modified=excluded.last_modified, updated=excluded.updated, records=excluded.records`,
+		s.Name, s.URL, s.ETag, s.LastModified, t.db.now().UTC().Format(time.RFC3339), n)
+	return err
+}
+
+// AliasesOf returns ids that point at any of ids without being records
+// themselves: the DSA and DLA numbers the Debian tracker links to CVEs.
+func (db *DB) AliasesOf(ctx context.Context, ids []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	const batch = 400
+	for i := 0; i < len(ids); i += batch {
+		chunk := ids[i:min(i+batch, len(ids))]
+		args := make([]any, len(chunk))
+		for j, id := range chunk {
+			args[j] = id
+		}
+		rows, err := db.sql.QueryContext(ctx, `SELECT alias, id FROM aliases WHERE id IN (?`+strings.Repeat(",?", len(chunk)-1)+`)
+			AND alias NOT IN (SELECT id FROM records)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var alias, id string
+			if err := rows.Scan(&alias, &id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[id] = append(out[id], alias)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,506 @@
+// Package match is the match stage: it finds the advisories that affect an
+// inventory's packages, comparing versions with each ecosystem's own rules,
+// and merges advisories that name the same vulnerability into one finding.
+// It reads only the inventory and the advisory database, never the image, so
+// a stored inventory can be matched again whenever advisories change.
+package match
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/customs-sec/customs"
+	"github.com/customs-sec/customs/advisory"
+	"github.com/customs-sec/customs/version"
+)
+
+// Result is what matching found.
+type Result struct {
+	Findings []customs.Finding `json:"findings"`
+	// Notes say what could not be matched and why (an unknown ecosystem, a
+	// version the scheme rejects, GIT ranges).
+	Notes []string `json:"notes,omitempty"`
+}
+
+// target is one package to look up under one key.
+type target struct {
+	pkg     *customs.Package
+	key     advisory.PackageKey
+	version string
+	scheme  version.Scheme
+	via     string // "source package glibc 2.36-9+deb12u4"
+}
+
+// hit is one record affecting one target.
+type hit struct {
+	id      string
+	fixed   string
+	entries []advisory.Affected
+}
+
+// Match matches every package of an inventory.
+func Match(ctx context.Context, db *advisory.DB, inv *customs.Inventory) (*Result, error) {
+	res := &Result{}
+	targets, notes := targetsOf(inv)
+	res.Notes = notes
+	keys := make([]advisory.PackageKey, 0, len(targets))
+	for _, t := range targets {
+		keys = append(keys, t.key)
+	}
+	cands, err := db.Candidates(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("looking up advisories: %w", err)
+	}
+	hits := make([][]hit, len(targets))
+	need := map[string]bool{}
+	badVersions := map[string]bool{}
+	gitRanges := 0
+	for i, t := range targets {
+		for _, c := range cands[t.key] {
+			h, ok, bad, git := evaluate(t, c)
+			gitRanges += git
+			if bad != "" {
+				badVersions[bad] = true
+			}
+			if ok {
+				hits[i] = append(hits[i], h)
+				need[h.id] = true
+			}
+		}
+	}
+	for b := range badVersions {
+		res.Notes = append(res.Notes, b)
+	}
+	if gitRanges > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("%d GIT ranges skipped: they name commits, not versions", gitRanges))
+	}
+	ids := make([]string, 0, len(need))
+	for id := range need {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	recs, err := db.Records(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("reading advisories: %w", err)
+	}
+	st, err := newStatuses(ctx, db, targets, hits)
+	if err != nil {
+		return nil, err
+	}
+	var allIDs []string
+	for _, r := range recs {
+		allIDs = append(allIDs, r.IDs()...)
+	}
+	if st.dsa, err = db.AliasesOf(ctx, allIDs); err != nil {
+		return nil, err
+	}
+	for i, t := range targets {
+		if len(hits[i]) == 0 {
+			continue
+		}
+		res.Findings = append(res.Findings, findings(t, hits[i], recs, st)...)
+	}
+	SortFindings(res.Findings)
+	sort.Strings(res.Notes)
+	return res, nil
+}
+
+// targetsOf decides, per package, which advisory key and version to match.
+// Distribution packages are matched by their source package and source
+// version: distributions file advisories against source packages.
+func targetsOf(inv *customs.Inventory) ([]target, []string) {
+	var out []target
+	unknown := map[string]int{}
+	for i := range inv.Packages {
+		p := &inv.Packages[i]
+		eco := p.Ecosystem
+		if eco == "" {
+			unknown[p.Type]++
+			continue
+		}
+		scheme := version.ForEcosystem(eco)
+		if scheme == nil {
+			unknown[eco]++
+			continue
+		}
+		switch p.Type {
+		case customs.TypeDeb, customs.TypeApk, customs.TypeRPM:
+			name, ver := firstNonEmpty(p.Source, p.Name), firstNonEmpty(p.SourceVersion, p.Version)
+			out = append(out, target{pkg: p, key: advisory.Key(eco, name), version: ver, scheme: scheme,
+				via: fmt.Sprintf("source package %s %s", name, ver)})
+			if p.Type == customs.TypeRPM && p.Source != "" && p.Source != p.Name {
+				// Some rpm distributions file advisories by binary package.
+				out = append(out, target{pkg: p, key: advisory.Key(eco, p.Name), version: p.Version, scheme: scheme,
+					via: fmt.Sprintf("package %s %s", p.Name, p.Version)})
+			}
+		case customs.TypeGo:
+			if p.Version == "" || p.Version == "(devel)" || p.Metadata["replaced_by"] != "" {
+				continue // a local build or a local replacement: no published version to match
+			}
+			out = append(out, target{pkg: p, key: advisory.Key(eco, p.Name), version: p.Version, scheme: scheme,
+				via: fmt.Sprintf("%s %s", p.Name, p.Version)})
+		default:
+			out = append(out, target{pkg: p, key: advisory.Key(eco, p.Name), version: p.Version, scheme: scheme,
+				via: fmt.Sprintf("%s %s", p.Name, p.Version)})
+		}
+	}
+	var notes []string
+	for k, n := range unknown {
+		if k == "" {
+			k = "(none)"
+		}
+		notes = append(notes, fmt.Sprintf("%d packages of %s not matched: no advisory ecosystem for them", n, k))
+	}
+	return out, notes
+}
+
+// evaluate checks one record's entries for a target.
+func evaluate(t target, c advisory.Candidate) (h hit, affected bool, badVersion string, gitRanges int) {
+	h.id = c.ID
+	for _, a := range c.Affected {
+		if t.pkg.Type == customs.TypeGo && !goPlatformApplies(a.EcosystemSpecific, t.pkg.Metadata["build.GOOS"], t.pkg.Metadata["build.GOARCH"]) {
+			continue
+		}
+		entryHit, entryFixed := false, ""
+		for _, v := range a.Versions {
+			if v == t.version {
+				entryHit = true
+				break
+			}
+			if cmp, err := t.scheme.Compare(v, t.version); err == nil && cmp == 0 {
+				entryHit = true
+				break
+			}
+		}
+		for _, r := range a.Ranges {
+			if r.Type == "GIT" {
+				gitRanges++
+				continue
+			}
+			evs := make([]version.Event, len(r.Events))
+			for i, e := range r.Events {
+				evs[i] = version.Event{Introduced: e.Introduced, Fixed: e.Fixed, LastAffected: e.LastAffected, Limit: e.Limit}
+			}
+			in, fixed, err := version.Affected(t.scheme, evs, t.version)
+			if err != nil {
+				badVersion = fmt.Sprintf("%s: range not evaluated for %s: %v", c.ID, t.via, err)
+				continue
+			}
+			if in {
+				entryHit = true
+				if fixed != "" {
+					entryFixed = fixed
+				}
+			}
+		}
+		if entryHit {
+			affected = true
+			h.entries = append(h.entries, a)
+			if entryFixed != "" && (h.fixed == "" || less(t.scheme, h.fixed, entryFixed)) {
+				h.fixed = entryFixed
+			}
+		}
+	}
+	return h, affected, badVersion, gitRanges
+}
+
+// goPlatformApplies reads the Go vulnerability database's
+// ecosystem_specific.imports: when every affected package is limited to
+// other operating systems or architectures, a binary built for this
+// platform does not contain the vulnerable code (govulncheck decides alike).
+func goPlatformApplies(es json.RawMessage, goos, goarch string) bool {
+	if len(es) == 0 || (goos == "" && goarch == "") {
+		return true
+	}
+	var spec struct {
+		Imports []struct {
+			GOOS   []string `json:"goos"`
+			GOARCH []string `json:"goarch"`
+		} `json:"imports"`
+	}
+	if json.Unmarshal(es, &spec) != nil || len(spec.Imports) == 0 {
+		return true
+	}
+	for _, imp := range spec.Imports {
+		if (len(imp.GOOS) == 0 || goos == "" || contains(imp.GOOS, goos)) && (len(imp.GOARCH) == 0 || goarch == "" || contains(imp.GOARCH, goarch)) {
+			return true
+		}
+	}
+	return false
+}
+
+func less(s version.Scheme, a, b string) bool {
+	c, err := s.Compare(a, b)
+	return err == nil && c < 0
+}
+
+// findings merges a target's hits into findings, one per vulnerability.
+func findings(t target, hits []hit, recs map[string]*advisory.Record, st *statuses) []customs.Finding {
+	// Union advisories that share any id (CVE, GHSA, GO-, DSA).
+	parent := map[string]string{}
+	var find func(string) string
+	find = func(x string) string {
+		if parent[x] == "" || parent[x] == x {
+			parent[x] = x
+			return x
+		}
+		parent[x] = find(parent[x])
+		return parent[x]
+	}
+	union := func(a, b string) { parent[find(a)] = find(b) }
+	for _, h := range hits {
+		find(h.id)
+		if r := recs[h.id]; r != nil {
+			for _, a := range r.IDs() {
+				if a != "" {
+					union(a, h.id)
+				}
+			}
+		}
+	}
+	groups := map[string][]hit{}
+	var order []string
+	for _, h := range hits {
+		root := find(h.id)
+		if _, ok := groups[root]; !ok {
+			order = append(order, root)
+		}
+		groups[root] = append(groups[root], h)
+	}
+	var out []customs.Finding
+	for _, root := range order {
+		f, keep := finding(t, groups[root], recs, st)
+		if keep {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func finding(t target, hs []hit, recs map[string]*advisory.Record, st *statuses) (customs.Finding, bool) {
+	p := t.pkg
+	f := customs.Finding{
+		Package: p.Ref(), Installed: p.Version, Layer: p.Layer, Locations: p.Locations, MatchedBy: t.via,
+	}
+	ids := map[string]bool{}
+	var rs []*advisory.Record
+	var entries []advisory.Affected
+	for _, h := range hs {
+		f.Records = append(f.Records, h.id)
+		ids[h.id] = true
+		entries = append(entries, h.entries...)
+		if h.fixed != "" && (f.Fixed == "" || less(t.scheme, f.Fixed, h.fixed)) {
+			f.Fixed = h.fixed // the fix that closes every merged advisory
+		}
+		if r := recs[h.id]; r != nil {
+			rs = append(rs, r)
+			for _, a := range r.IDs() {
+				ids[a] = true
+			}
+		}
+	}
+	for _, dsa := range st.aliases(ids) {
+		ids[dsa] = true
+	}
+	f.ID = primaryID(ids)
+	for id := range ids {
+		if id != f.ID {
+			f.Aliases = append(f.Aliases, id)
+		}
+	}
+	sort.Strings(f.Aliases)
+	sort.Strings(f.Records)
+	f.Severity, f.CVSS = severityOf(rs, p.Ecosystem, entries)
+	for _, r := range rs {
+		if f.Title == "" {
+			f.Title = firstNonEmpty(r.Summary, firstLine(r.Details))
+		}
+		if len(r.Details) > len(f.Description) {
+			f.Description = r.Details
+		}
+		for _, ref := range r.References {
+			if len(f.References) < 20 && !contains(f.References, ref.URL) {
+				f.References = append(f.References, ref.URL)
+			}
+		}
+		if r.Published != nil && (f.Published == nil || r.Published.Before(*f.Published)) {
+			f.Published = r.Published
+		}
+		if !r.Modified.IsZero() && (f.Modified == nil || r.Modified.After(*f.Modified)) {
+			m := r.Modified
+			f.Modified = &m
+		}
+	}
+	if f.Fixed != "" && p.Type == customs.TypeGo && p.Name != "stdlib" && strings.HasPrefix(p.Version, "v") && !strings.HasPrefix(f.Fixed, "v") {
+		f.Fixed = "v" + f.Fixed // OSV writes Go module versions without the v Go itself writes
+	}
+	switch {
+	case f.Fixed != "":
+		f.Status = customs.StatusFixed
+	default:
+		f.Status = customs.StatusAffected
+		if s, ok := st.status(t, ids, entries); ok {
+			if s.Status == "not-affected" {
+				return f, false
+			}
+			f.Status, f.StatusNote = s.Status, s.Note
+		}
+	}
+	return f, true
+}
+
+// primaryID picks the id users know a vulnerability by: its CVE, else its
+// GHSA, else the first record id.
+func primaryID(ids map[string]bool) string {
+	var all []string
+	for id := range ids {
+		all = append(all, id)
+	}
+	sort.Strings(all)
+	for _, prefix := range []string{"CVE-", "GHSA-"} {
+		for _, id := range all {
+			if strings.HasPrefix(id, prefix) {
+				return id
+			}
+		}
+	}
+	return all[0]
+}
+
+// statuses holds what distribution trackers say beyond OSV.
+type statuses struct {
+	byEco   map[string]map[string]map[string]advisory.DistroStatus // eco -> package -> vuln -> status
+	support map[string][]advisory.Support
+	dsa     map[string][]string
+}
+
+func newStatuses(ctx context.Context, db *advisory.DB, targets []target, hits [][]hit) (*statuses, error) {
+	st := &statuses{byEco: map[string]map[string]map[string]advisory.DistroStatus{}, support: map[string][]advisory.Support{}, dsa: map[string][]string{}}
+	names := map[string]map[string]bool{}
+	for i, t := range targets {
+		if len(hits[i]) == 0 || t.pkg.Type != customs.TypeDeb {
+			continue
+		}
+		for _, eco := range []string{t.key.Ecosystem, advisory.BaseEcosystem(t.key.Ecosystem)} {
+			if names[eco] == nil {
+				names[eco] = map[string]bool{}
+			}
+			names[eco][t.key.Name] = true
+		}
+	}
+	for eco, set := range names {
+		var list []string
+		for n := range set {
+			list = append(list, n)
+		}
+		m, err := db.DistroStatuses(ctx, eco, list)
+		if err != nil {
+			return nil, err
+		}
+		st.byEco[eco] = m
+		if eco != advisory.BaseEcosystem(eco) {
+			sup, err := db.SupportFor(ctx, eco)
+			if err != nil {
+				return nil, err
+			}
+			st.support[eco] = sup
+		}
+	}
+	return st, nil
+}
+
+// aliases gives DSA/DLA ids the tracker links to any of ids.
+func (st *statuses) aliases(ids map[string]bool) []string {
+	var out []string
+	for id := range ids {
+		out = append(out, st.dsa[id]...)
+	}
+	return out
+}
+
+// status gives a distribution's status for an unfixed finding: the
+// tracker's per-release word, a status carried in the record itself, or
+// the end of the package's security support.
+func (st *statuses) status(t target, ids map[string]bool, entries []advisory.Affected) (advisory.DistroStatus, bool) {
+	for _, eco := range []string{t.key.Ecosystem, advisory.BaseEcosystem(t.key.Ecosystem)} {
+		byVuln := st.byEco[eco][t.key.Name]
+		for id := range ids {
+			if s, ok := byVuln[id]; ok {
+				return s, true
+			}
+		}
+	}
+	for _, a := range entries {
+		var ds struct {
+			TrackerKind string `json:"tracker_kind"`
+			TrackerNote string `json:"tracker_note"`
+		}
+		if json.Unmarshal(a.DatabaseSpecific, &ds) == nil {
+			if s, ok := advisory.TrackerStatus(ds.TrackerKind); ok {
+				return advisory.DistroStatus{Status: s, Note: ds.TrackerNote, Source: "record: " + ds.TrackerKind}, true
+			}
+		}
+	}
+	for _, s := range st.support[t.key.Ecosystem] {
+		if s.Kind == "ended" && s.Matches(t.key.Name) {
+			note := "security support ended"
+			if s.Date != "" {
+				note += " on " + s.Date
+			}
+			if s.Note != "" {
+				note += ": " + s.Note
+			}
+			return advisory.DistroStatus{Status: customs.StatusEndOfLife, Note: note, Source: "debian-security-support"}, true
+		}
+	}
+	return advisory.DistroStatus{}, false
+}
+
+// SortFindings orders findings by severity (highest first), then package, then id.
+func SortFindings(fs []customs.Finding) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if ra, rb := customs.SeverityRank(a.Severity), customs.SeverityRank(b.Severity); ra != rb {
+			return ra > rb
+		}
+		if a.Package.Name != b.Package.Name {
+			return a.Package.Name < b.Package.Name
+		}
+		if a.Installed != b.Installed {
+			return a.Installed < b.Installed
+		}
+		return a.ID < b.ID
+	})
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 160 {
+		s = s[:157] + "..."
+	}
+	return s
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/customs-sec/customs"
+	"github.com/customs-sec/customs/pipeline"
+)
+
+// app holds what every command shares: streams and global flags.
+type app struct {
+	stdout, stderr io.Writer
+	quiet, debug   bool
+	log            *slog.Logger
+}
+
+// imageFlags are the flags of every command that opens an image.
+type imageFlags struct {
+	platform string
+	insecure bool
+}
+
+func (f *imageFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.platform, "platform", "", "platform to pick from a multi-platform image, as os/arch[/variant] (default: this host's)")
+	cmd.Flags().BoolVar(&f.insecure, "insecure", false, "allow plain HTTP and unverified TLS to registries (for loopback test registries)")
+}
+
+// outputFlags are the flags of every command that writes a report.
+type outputFlags struct {
+	format string
+	output string
+}
+
+func (f *outputFlags) register(cmd *cobra.Command, def, formats string) {
+	cmd.Flags().StringVarP(&f.format, "format", "f", def, "output format: "+formats)
+	cmd.Flags().StringVarP(&f.output, "output", "o", "", "write to FILE instead of standard output")
+}
+
+// write runs fn on the output: standard output, or FILE written whole (a
+// temporary file renamed into place, so a failed run never leaves half a report).
+func (f *outputFlags) write(a *app, fn func(io.Writer) error) error {
+	if f.output == "" || f.output == "-" {
+		return fn(a.stdout)
+	}
+	dir := filepath.Dir(f.output)
+	tmp, err := os.CreateTemp(dir, ".customs-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := fn(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), f.output)
+}
+
+// inventory acquires and inspects an image (or reads an SBOM), with progress
+// on a terminal and warnings on standard error.
+func (a *app) inventory(ctx context.Context, ref string, f imageFlags, opts pipeline.Options) (*customs.Inventory, error) {
+	opts.Image.Platform = f.platform
+	opts.Image.Insecure = f.insecure
+	opts.Image.Warn = func(s string) { a.log.Warn(s) }
+	prog := newProgress(a.stderr, !a.quiet)
+	if prog != nil {
+		opts.Image.Progress = prog.update
+		defer prog.done()
+	}
+	inv, err := pipeline.Inventory(ctx, ref, opts)
+	if prog != nil {
+		prog.done()
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.warnings(inv.Warnings)
+	return inv, nil
+}
+
+func (a *app) warnings(ws []string) {
+	if a.quiet {
+		return
+	}
+	const show = 20
+	for i, w := range ws {
+		if i == show {
+			fmt.Fprintf(a.stderr, "warning: ... and %d more (see the JSON output)\n", len(ws)-show)
+			break
+		}
+		fmt.Fprintln(a.stderr, "warning: "+w)
+	}
+}

@@ -37,7 +37,14 @@ type CheckResult struct {
 }
 
 // CheckCatalogers are the package catalogers plus secrets and file modes.
+// With nil rules, the built-in secret rules are used.
 func CheckCatalogers(rules *secret.Rules) []inspect.Cataloger {
+	if rules == nil {
+		var err error
+		if rules, err = secret.LoadRules(); err != nil {
+			panic("the embedded secret rules do not compile: " + err.Error()) // caught by the secret package's tests
+		}
+	}
 	return append(catalogers.Packages(), &secret.Cataloger{Rules: rules}, filemode.Cataloger{})
 }
 

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -144,6 +146,25 @@ and exits 1 when a test fails. --builtin also runs the built-in set's own tests.
 	test.Flags().BoolVarP(&verbose, "verbose", "v", false, "print every test, with traces of failures")
 	test.Flags().BoolVar(&builtin, "builtin", false, "also run the built-in policy set's tests")
 	test.Flags().StringVarP(&run, "run", "r", "", "run only tests whose name matches this regular expression")
-	cmd.AddCommand(test)
+	show := &cobra.Command{
+		Use:   "show",
+		Short: "Print the built-in policy set (Rego), to read or to copy as a starting point",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			files := policy.BuiltinFiles()
+			names := make([]string, 0, len(files))
+			for n := range files {
+				if !strings.HasSuffix(n, "_test.rego") {
+					names = append(names, n)
+				}
+			}
+			sort.Strings(names)
+			for _, n := range names {
+				fmt.Fprintf(a.stdout, "# --- %s\n%s\n", n, files[n])
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(test, show)
 	return cmd
 }

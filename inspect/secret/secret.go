@@ -88,6 +88,7 @@ func CompileRules(data []byte) (*Rules, error) { return loadRules(data) }
 
 func loadRules(baseData []byte, extra ...string) (*Rules, error) {
 	var files []ruleFile
+	names := []string{"(built-in)"}
 	var base ruleFile
 	if err := yaml.Unmarshal(baseData, &base); err != nil {
 		return nil, fmt.Errorf("secret rules: %w", err)
@@ -103,64 +104,13 @@ func loadRules(baseData []byte, extra ...string) (*Rules, error) {
 			return nil, fmt.Errorf("secret rules %s: %w", p, err)
 		}
 		files = append(files, f)
+		names = append(names, p)
 	}
 	rs := &Rules{ruleAllow: map[string][]*regexp.Regexp{}}
 	byID := map[string]int{}
-	for _, f := range files {
-		for i := range f.Rules {
-			r := f.Rules[i]
-			if r.ID == "" {
-				return nil, fmt.Errorf("a secret rule without an id")
-			}
-			if at, ok := byID[r.ID]; ok {
-				if r.Disabled {
-					rs.rules[at] = nil
-					continue
-				}
-				if err := r.compile(); err != nil {
-					return nil, err
-				}
-				rs.rules[at] = &r
-				continue
-			}
-			if r.Disabled {
-				continue
-			}
-			if err := r.compile(); err != nil {
-				return nil, err
-			}
-			byID[r.ID] = len(rs.rules)
-			rs.rules = append(rs.rules, &r)
-		}
-		for _, p := range f.Allow.Paths {
-			re, err := regexp.Compile(p)
-			if err != nil {
-				return nil, fmt.Errorf("secret allow path %q: %w", p, err)
-			}
-			rs.allowPaths = append(rs.allowPaths, re)
-		}
-		for id, ps := range f.Allow.Rules {
-			for _, p := range ps {
-				re, err := regexp.Compile(p)
-				if err != nil {
-					return nil, fmt.Errorf("secret allow path %q for %s: %w", p, id, err)
-				}
-				rs.ruleAllow[id] = append(rs.ruleAllow[id], re)
-			}
-		}
-		if f.Config.NameRegex != "" {
-			re, err := regexp.Compile(f.Config.NameRegex)
-			if err != nil {
-				return nil, fmt.Errorf("secret config name_regex: %w", err)
-			}
-			rs.configName = re
-		}
-		for _, p := range f.Config.AllowValues {
-			re, err := regexp.Compile(p)
-			if err != nil {
-				return nil, fmt.Errorf("secret config allow_values %q: %w", p, err)
-			}
-			rs.configAllow = append(rs.configAllow, re)
+	for i, f := range files {
+		if err := rs.add(f, byID); err != nil {
+			return nil, fmt.Errorf("secret rules %s: %w", names[i], err)
 		}
 	}
 	live := rs.rules[:0]
@@ -171,6 +121,67 @@ func loadRules(baseData []byte, extra ...string) (*Rules, error) {
 	}
 	rs.rules = live
 	return rs, nil
+}
+
+// add merges one rule file: a rule with a known id replaces (or, disabled,
+// removes) the earlier one.
+func (rs *Rules) add(f ruleFile, byID map[string]int) error {
+	for i := range f.Rules {
+		r := f.Rules[i]
+		if r.ID == "" {
+			return fmt.Errorf("rule %d has no id", i+1)
+		}
+		if at, ok := byID[r.ID]; ok {
+			if r.Disabled {
+				rs.rules[at] = nil
+				continue
+			}
+			if err := r.compile(); err != nil {
+				return fmt.Errorf("rule %s: %w", r.ID, err)
+			}
+			rs.rules[at] = &r
+			continue
+		}
+		if r.Disabled {
+			continue
+		}
+		if err := r.compile(); err != nil {
+			return fmt.Errorf("rule %s: %w", r.ID, err)
+		}
+		byID[r.ID] = len(rs.rules)
+		rs.rules = append(rs.rules, &r)
+	}
+	for _, p := range f.Allow.Paths {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return fmt.Errorf("secret allow path %q: %w", p, err)
+		}
+		rs.allowPaths = append(rs.allowPaths, re)
+	}
+	for id, ps := range f.Allow.Rules {
+		for _, p := range ps {
+			re, err := regexp.Compile(p)
+			if err != nil {
+				return fmt.Errorf("secret allow path %q for %s: %w", p, id, err)
+			}
+			rs.ruleAllow[id] = append(rs.ruleAllow[id], re)
+		}
+	}
+	if f.Config.NameRegex != "" {
+		re, err := regexp.Compile(f.Config.NameRegex)
+		if err != nil {
+			return fmt.Errorf("secret config name_regex: %w", err)
+		}
+		rs.configName = re
+	}
+	for _, p := range f.Config.AllowValues {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return fmt.Errorf("secret config allow_values %q: %w", p, err)
+		}
+		rs.configAllow = append(rs.configAllow, re)
+	}
+	return nil
 }
 
 func (r *Rule) compile() error {

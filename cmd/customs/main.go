@@ -85,7 +85,7 @@ EXIT STATUS
 	}
 	root.PersistentFlags().BoolVarP(&a.quiet, "quiet", "q", false, "print nothing but results and errors")
 	root.PersistentFlags().BoolVar(&a.debug, "debug", false, "log what customs does, to standard error")
-	root.AddCommand(a.sbomCommand(), a.scanCommand(), a.checkCommand(), a.policyCommand(), a.dbCommand(), a.versionCommand())
+	root.AddCommand(a.sbomCommand(), a.scanCommand(), a.checkCommand(), a.policyCommand(), a.dbCommand(), a.serveCommand(), a.versionCommand())
 	root.AddCommand(a.provenanceCommands()...)
 	return root
 }

@@ -31,7 +31,10 @@ const (
 
 type ctxKey struct{}
 
-func tokenOf(r *http.Request) *store.Token { t, _ := r.Context().Value(ctxKey{}).(*store.Token); return t }
+func tokenOf(r *http.Request) *store.Token {
+	t, _ := r.Context().Value(ctxKey{}).(*store.Token)
+	return t
+}
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()

@@ -214,7 +214,7 @@ func TestAdvisoryChangeRejudgesStoredImagesWithoutRescanning(t *testing.T) {
 		}
 		rec := map[string]any{
 			"schema_version": "1.6.0", "id": "CUSTOMS-TEST-0001", "modified": "2026-11-01T00:00:00Z", "published": "2026-11-01T00:00:00Z",
-			"summary": "test advisory for a shared package",
+			"summary":  "test advisory for a shared package",
 			"severity": []map[string]string{{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}},
 			"affected": []map[string]any{{"package": map[string]string{"ecosystem": eco, "name": src},
 				"ranges": []map[string]any{{"type": "ECOSYSTEM", "events": []map[string]string{{"introduced": "0"}, {"fixed": "99:0"}}}}}},

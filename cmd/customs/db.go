@@ -107,7 +107,9 @@ Prints what changed. A failed download changes nothing.`,
 			start := time.Now()
 			opts := advisory.UpdateOptions{BaseURL: base, Ecosystems: ecosystems}
 			if p := newCounter(a.stderr, !a.quiet, ""); p != nil {
-				opts.Progress = func(eco string, read, total int64) { p.message(fmt.Sprintf("%s: %s of %s", eco, mib(read), mib(total))) }
+				opts.Progress = func(eco string, read, total int64) {
+					p.message(fmt.Sprintf("%s: %s of %s", eco, mib(read), mib(total)))
+				}
 				defer p.done()
 			}
 			delta, err := d.Update(cmd.Context(), opts)

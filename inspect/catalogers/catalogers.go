@@ -5,11 +5,17 @@ package catalogers
 import (
 	"github.com/customs-sec/customs/inspect"
 	"github.com/customs-sec/customs/inspect/apk"
+	"github.com/customs-sec/customs/inspect/dotnet"
 	"github.com/customs-sec/customs/inspect/dpkg"
 	"github.com/customs-sec/customs/inspect/gobinary"
+	"github.com/customs-sec/customs/inspect/java"
 	"github.com/customs-sec/customs/inspect/npm"
 	"github.com/customs-sec/customs/inspect/osrelease"
+	"github.com/customs-sec/customs/inspect/php"
+	"github.com/customs-sec/customs/inspect/python"
 	"github.com/customs-sec/customs/inspect/rpm"
+	"github.com/customs-sec/customs/inspect/ruby"
+	"github.com/customs-sec/customs/inspect/rust"
 )
 
 // OS returns the distribution detector and the OS package catalogers.
@@ -27,6 +33,12 @@ func Applications() []inspect.Cataloger {
 	return []inspect.Cataloger{
 		gobinary.New(),
 		npm.Cataloger{},
+		python.Cataloger{},
+		java.Cataloger{},
+		ruby.Cataloger{},
+		php.Cataloger{},
+		rust.Cataloger{},
+		dotnet.Cataloger{},
 	}
 }
 

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Compares `customs sbom` with Syft on one image: wall time, peak RSS
+# (/usr/bin/time -f) and packages per ecosystem (purl type), as ratios
+# customs/Syft, then the packages only one of them found.
+#   bench/languages.sh [REF]    REF: a ref name in the corpus layout (default debian-app)
+# Syft comes from PATH or $TOOLS_CACHE (~/.cache/customs-tools; build it with
+# bench/build-peers.sh syft). Without Syft only customs' numbers are printed.
+set -euo pipefail
+export GOTOOLCHAIN=local
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CORPUS=${CORPUS:-$ROOT/../shared/corpus}
+TOOLS=${TOOLS_CACHE:-$HOME/.cache/customs-tools}
+REF=${1:-debian-app}
+LAYOUT=$CORPUS/images/oci
+[ -f "$LAYOUT/index.json" ] || { echo "no corpus layout at $LAYOUT (set CORPUS)"; exit 1; }
+command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (GNU time)"; exit 1; }
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+
+(cd "$ROOT" && go build -o "$T/customs" ./cmd/customs)
+SYFT=$(command -v syft || true); [ -n "$SYFT" ] || { [ -x "$TOOLS/syft" ] && SYFT=$TOOLS/syft; } || true
+
+# Syft reads an OCI layout holding one image: make one for REF (blobs shared by symlink).
+python3 - "$LAYOUT" "$REF" "$T/one" <<'PY'
+import json, os, sys
+src, ref, dst = sys.argv[1:]
+idx = json.load(open(os.path.join(src, "index.json")))
+m = [d for d in idx["manifests"] if d.get("annotations", {}).get("org.opencontainers.image.ref.name") == ref]
+if not m: sys.exit(f"no image {ref} in {src}")
+os.makedirs(dst)
+os.symlink(os.path.join(os.path.abspath(src), "blobs"), os.path.join(dst, "blobs"))
+json.dump({"schemaVersion": 2, "manifests": m}, open(os.path.join(dst, "index.json"), "w"))
+open(os.path.join(dst, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
+PY
+
+run() { # name out cmd...: runs once to warm the page cache, then measured
+  local name=$1 out=$2; shift 2
+  "$@" >/dev/null 2>&1 || true
+  /usr/bin/time -f "%e %M" -o "$T/$name.time" "$@" >"$T/$name.log" 2>&1 || { echo "$name failed: $(tail -3 "$T/$name.log")"; return 1; }
+  [ -s "$out" ] || { echo "$name wrote nothing"; return 1; }
+}
+run customs "$T/customs.cdx.json" "$T/customs" sbom "oci:$LAYOUT:$REF" -f cyclonedx -o "$T/customs.cdx.json"
+have_syft=0
+if [ -n "$SYFT" ]; then
+  SYFT_CHECK_FOR_APP_UPDATE=false run syft "$T/syft.cdx.json" "$SYFT" scan "oci-dir:$T/one" -q -o "cyclonedx-json=$T/syft.cdx.json" && have_syft=1
+else
+  echo "Syft not found (PATH or $TOOLS); build it with bench/build-peers.sh syft"
+fi
+
+python3 - "$T" "$have_syft" "$REF" <<'PY'
+import json, sys, re, collections, urllib.parse
+T, have_syft, ref = sys.argv[1], sys.argv[2] == "1", sys.argv[3]
+def purls(f):
+    out = set()
+    def walk(x):
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if k == "purl" and isinstance(v, str): out.add(v)
+                else: walk(v)
+        elif isinstance(x, list):
+            for v in x: walk(v)
+    walk(json.load(open(f)))
+    return out
+def key(p):  # type, name, version without qualifiers, as both tools spell them
+    m = re.match(r"pkg:([^/]+)/([^@?#]+)@([^?#]+)", p)
+    if not m: return None
+    t, n, v = m.group(1), urllib.parse.unquote(m.group(2)), urllib.parse.unquote(m.group(3))
+    if t == "deb": n = n.split("/", 1)[-1]
+    if t == "pypi": n = re.sub(r"[-_.]+", "-", n).lower()
+    if t == "golang" and n == "stdlib": v = v.lstrip("v").replace("go", "")
+    return t, n, v
+def timing(name):
+    e, m = open(f"{T}/{name}.time").read().split()
+    return float(e), int(m)
+tools = ["customs"] + (["syft"] if have_syft else [])
+sets = {t: {k for k in map(key, purls(f"{T}/{t}.cdx.json")) if k} for t in tools}
+print(f"image {ref}")
+print(f"{'':10}" + "".join(f"{t:>12}" for t in tools) + ("   customs/syft" if have_syft else ""))
+times = {t: timing(t) for t in tools}
+for label, i, fmt in (("wall s", 0, "{:.2f}"), ("peak MiB", 1, "{:.0f}")):
+    vals = [times[t][i] / (1024 if i else 1) for t in tools]
+    row = f"{label:10}" + "".join(f"{fmt.format(v):>12}" for v in vals)
+    if have_syft: row += f"   {vals[0] / vals[1]:.2f}" if vals[1] else "   -"
+    print(row)
+types = sorted({k[0] for s in sets.values() for k in s})
+for ty in types:
+    c = [sum(1 for k in sets[t] if k[0] == ty) for t in tools]
+    row = f"{ty:10}" + "".join(f"{n:>12}" for n in c)
+    if have_syft: row += f"   {c[0] / c[1]:.2f}" if c[1] else "   -"
+    print(row)
+if have_syft:
+    for a, b in (("customs", "syft"), ("syft", "customs")):
+        only = sorted(sets[a] - sets[b])
+        print(f"\nonly {a} ({len(only)}):")
+        for k in only[:40]: print("  " + " ".join(k))
+        if len(only) > 40: print(f"  ... {len(only) - 40} more")
+PY

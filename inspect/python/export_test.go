@@ -1,0 +1,4 @@
+package python
+
+// ParseTOML exposes the TOML reader to the external tests.
+var ParseTOML = parseTOML

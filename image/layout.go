@@ -106,14 +106,25 @@ func openLayout(ctx context.Context, store blobStore, name string, opts *Options
 
 func selectFromLayoutIndex(idx *v1.IndexManifest, name, platform string) (v1.Descriptor, error) {
 	if name == "" {
-		switch len(idx.Manifests) {
+		// Signatures and attestations kept beside the image (customs sign
+		// and attest write them into layouts) are not images to choose from.
+		var images []v1.Descriptor
+		for _, d := range idx.Manifests {
+			if !isCosignEntry(d) {
+				images = append(images, d)
+			}
+		}
+		switch len(images) {
 		case 0:
+			if len(idx.Manifests) > 0 {
+				return v1.Descriptor{}, fmt.Errorf("the layout holds only signatures and attestations (%s), no image", strings.Join(describeManifests(idx.Manifests), ", "))
+			}
 			return v1.Descriptor{}, fmt.Errorf("the layout's index.json lists no images")
 		case 1:
-			return idx.Manifests[0], nil
+			return images[0], nil
 		}
 		return v1.Descriptor{}, fmt.Errorf("the layout holds %d images; name one as oci:DIR:REF, one of: %s",
-			len(idx.Manifests), strings.Join(describeManifests(idx.Manifests), ", "))
+			len(images), strings.Join(describeManifests(images), ", "))
 	}
 	var found []v1.Descriptor
 	for _, d := range idx.Manifests {
@@ -137,6 +148,31 @@ func selectFromLayoutIndex(idx *v1.IndexManifest, name, platform string) (v1.Des
 	}
 	// Several images under one name are platform variants of one image.
 	return selectPlatform(found, platform)
+}
+
+// isCosignEntry says whether a layout entry holds cosign-style signatures
+// or attestations of an image rather than an image: named by the signed
+// digest as cosign names its tags ("sha256-<hex>.sig", ".att"), or marked
+// with the kind annotation `cosign save` writes.
+func isCosignEntry(d v1.Descriptor) bool {
+	switch d.Annotations["kind"] {
+	case "dev.cosignproject.cosign/sigs", "dev.cosignproject.cosign/atts":
+		return true
+	}
+	n := d.Annotations[refNameAnnotation]
+	hexPart, ok := strings.CutPrefix(n, "sha256-")
+	if !ok {
+		return false
+	}
+	if h, ok := strings.CutSuffix(hexPart, ".sig"); ok {
+		hexPart = h
+	} else if h, ok := strings.CutSuffix(hexPart, ".att"); ok {
+		hexPart = h
+	} else {
+		return false
+	}
+	_, err := hex.DecodeString(hexPart)
+	return len(hexPart) == 64 && err == nil
 }
 
 func describeManifests(ds []v1.Descriptor) []string {

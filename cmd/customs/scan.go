@@ -15,7 +15,9 @@ import (
 	"github.com/customs-sec/customs"
 	"github.com/customs-sec/customs/advisory"
 	"github.com/customs-sec/customs/advisory/embedded"
+	"github.com/customs-sec/customs/image"
 	"github.com/customs-sec/customs/pipeline"
+	"github.com/customs-sec/customs/provenance"
 	"github.com/customs-sec/customs/report"
 	"github.com/customs-sec/customs/vex"
 )
@@ -70,6 +72,7 @@ func (a *app) scanCommand() *cobra.Command {
 	var out outputFlags
 	var sf scanFlags
 	var exitCode int
+	var attestKey string
 	cmd := &cobra.Command{
 		Use:   "scan IMAGE",
 		Short: "Find the vulnerabilities in an image",
@@ -90,10 +93,22 @@ FORMATS
   table      grouped by layer: what the base image brought, what the application added
   json       everything: findings with ids, aliases, purl, installed, fixed, status, severity, cvss, layer, locations
   sarif      SARIF 2.1.0 for code-scanning dashboards
-  cyclonedx  the CycloneDX 1.6 SBOM with its vulnerabilities`,
+  cyclonedx  the CycloneDX 1.6 SBOM with its vulnerabilities
+
+ATTESTATION
+  --attest KEY signs the scan result (the json format's document) with the
+  private KEY and attaches it to the image as an in-toto attestation of
+  predicate type ` + provenance.ScanPredicateType + `, stored as
+  cosign stores attestations, so cosign verify-attestation --type
+  ` + provenance.ScanPredicateType + ` accepts it. It names the
+  manifest that was scanned, by digest, so it holds even if the tag moves.
+  Registry images and OCI layouts (oci:DIR) only. The key's passphrase comes
+  from CUSTOMS_PASSWORD (or COSIGN_PASSWORD) when set, even to the empty
+  string; otherwise it is asked for on the terminal, before the scan.`,
 		Example: `  customs scan oci:./layout:myapp
   customs scan registry.example.com/team/app:1.4 --severity high --exit-code 1
-  customs scan sbom:app.cdx.json -f sarif -o results.sarif --vex app.vex.json`,
+  customs scan sbom:app.cdx.json -f sarif -o results.sarif --vex app.vex.json
+  CUSTOMS_PASSWORD=... customs scan registry.example.com/team/app:1.4 --attest customs.key`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format := report.Format(out.format)
@@ -103,6 +118,14 @@ FORMATS
 			flt, err := sf.filter()
 			if err != nil {
 				return err
+			}
+			// The key is checked before the scan, so a wrong passphrase or
+			// an image with nowhere to keep attestations fails at once.
+			var pass []byte
+			if attestKey != "" {
+				if pass, err = a.attestable(args[0], attestKey); err != nil {
+					return err
+				}
 			}
 			db, err := a.scanDB(cmd.Context(), sf.db.path)
 			if err != nil {
@@ -123,6 +146,18 @@ FORMATS
 			}); err != nil {
 				return err
 			}
+			if attestKey != "" {
+				ref, err := digestRef(inv.Image)
+				if err != nil {
+					return err
+				}
+				if err := provenance.AttestScan(cmd.Context(), ref, attestKey, pass, res, img.insecure); err != nil {
+					return fmt.Errorf("attesting the scan of %s: %w", ref, err)
+				}
+				if !a.quiet {
+					fmt.Fprintf(a.stderr, "attested the scan result to %s (%s)\n", ref, provenance.ScanPredicateType)
+				}
+			}
 			if exitCode != 0 && len(res.Findings) > 0 {
 				return &exitCodeError{code: exitCode}
 			}
@@ -133,7 +168,29 @@ FORMATS
 	out.register(cmd, "table", "table, json, sarif, cyclonedx")
 	sf.register(cmd)
 	cmd.Flags().IntVar(&exitCode, "exit-code", 0, "exit with this code when findings remain after filtering (a CI gate)")
+	cmd.Flags().StringVar(&attestKey, "attest", "", "sign the scan result with this private key and attach it to the image as an in-toto attestation (registry and oci: images)")
 	return cmd
+}
+
+// attestable checks, before a scan, that `scan --attest KEY` can attest
+// ref: the image is kept where attestations can be (a registry or an OCI
+// layout) and KEY opens with the passphrase. It returns the passphrase.
+func (a *app) attestable(ref, keyPath string) ([]byte, error) {
+	r, err := image.ParseReference(ref)
+	if err != nil {
+		return nil, err
+	}
+	if r.Transport != image.TransportRegistry && r.Transport != image.TransportOCI {
+		return nil, fmt.Errorf("--attest: attestations are kept in a registry or an OCI layout (oci:DIR); a %s image has nowhere to keep one", r.Transport)
+	}
+	pass, err := a.passphrase(false)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := provenance.LoadPrivateKey(keyPath, pass); err != nil {
+		return nil, fmt.Errorf("--attest: %w", err)
+	}
+	return pass, nil
 }
 
 // scanWarnings prints what a reader of a machine-readable report would miss.

@@ -7,14 +7,14 @@ const ScanSchema = "customs.scan/v1"
 
 // ScanResult is what scanning one image found.
 type ScanResult struct {
-	Schema   string    `json:"schema"`
-	Tool     Tool      `json:"tool"`
-	Created  time.Time `json:"created"`
-	Image    Image     `json:"image"`
-	Distro   *Distro   `json:"distro,omitempty"`
-	Packages int       `json:"packages"`
+	Schema   string        `json:"schema"`
+	Tool     Tool          `json:"tool"`
+	Created  time.Time     `json:"created"`
+	Image    Image         `json:"image"`
+	Distro   *Distro       `json:"distro,omitempty"`
+	Packages int           `json:"packages"`
 	Database *DatabaseInfo `json:"database,omitempty"`
-	Findings []Finding `json:"findings"`
+	Findings []Finding     `json:"findings"`
 	// Suppressed are findings a VEX statement or an ignore rule took out,
 	// kept so a report can say why.
 	Suppressed []Finding `json:"suppressed,omitempty"`

@@ -146,7 +146,9 @@ func Run(inv *customs.Inventory) []customs.Misconfiguration {
 			out = append(out, issue("package-cache", fmt.Sprintf("%s holds %s", f.Path, f.Mode), f.Path, &l))
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return customs.SeverityRank(out[i].Severity) > customs.SeverityRank(out[j].Severity) })
+	sort.SliceStable(out, func(i, j int) bool {
+		return customs.SeverityRank(out[i].Severity) > customs.SeverityRank(out[j].Severity)
+	})
 	return out
 }
 

@@ -136,7 +136,7 @@ func TestMisconfigurationsOfABuiltImage(t *testing.T) {
 		{Name: "etc/os-release", Body: "ID=debian\nVERSION_ID=\"12\"\n"},
 		{Name: "usr/bin/", Type: tar.TypeDir},
 		{Name: "usr/bin/su", Body: "\x7fELF", Mode: 0o4755}, // the base's own: not reported
-		{Name: "tmp/", Type: tar.TypeDir, Mode: 0o1777},    // sticky: fine
+		{Name: "tmp/", Type: tar.TypeDir, Mode: 0o1777},     // sticky: fine
 	})
 	app := testimage.LayerTar(t, []testimage.File{
 		{Name: "usr/local/bin/", Type: tar.TypeDir},

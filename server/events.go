@@ -89,7 +89,15 @@ type bump struct {
 
 // announce queues the events a judgement change means, for every webhook
 // that wants them.
-func (s *Server) announce(ctx context.Context, row store.ImageRow, oldScan *customs.ScanResult, oldDecision string, j store.Judgement, cause string) {
+// layers are the image's layers, to tell base-image packages from the
+// application's.
+func (s *Server) announce(ctx context.Context, row store.ImageRow, layers []customs.Layer, oldScan *customs.ScanResult, oldDecision string, j store.Judgement, cause string) {
+	baseTop := -1
+	for i, l := range layers {
+		if row.BaseLayer != "" && l.DiffID == row.BaseLayer {
+			baseTop = i
+		}
+	}
 	hooks, err := s.st.Webhooks(ctx)
 	if err != nil || len(hooks) == 0 {
 		return
@@ -108,7 +116,7 @@ func (s *Server) announce(ctx context.Context, row store.ImageRow, oldScan *cust
 		if had[f.ID+" "+f.Package.Name] {
 			continue
 		}
-		inBase := row.BaseLayer != "" && f.Layer.DiffID != "" && s.inBase(row, f.Layer.Index)
+		inBase := f.Layer.DiffID != "" && f.Layer.Index <= baseTop
 		events = append(events, event{Event: EventVulnerabilityNew, Severity: f.Severity, Vulnerability: &eventVuln{ID: f.ID, Aliases: f.Aliases, Package: f.Package.Name,
 			PURL: f.Package.PURL, Installed: f.Installed, Fixed: f.Fixed, Severity: f.Severity, InBase: inBase}})
 		if f.Fixed != "" {
@@ -161,20 +169,6 @@ func (s *Server) announce(ctx context.Context, row store.ImageRow, oldScan *cust
 		default:
 		}
 	}
-}
-
-// inBase says whether a layer index is part of the image's base image.
-func (s *Server) inBase(row store.ImageRow, index int) bool {
-	d, err := s.st.Image(context.Background(), row.Digest, true)
-	if err != nil || d.Inventory == nil {
-		return false
-	}
-	for i, l := range d.Inventory.Image.Layers {
-		if l.DiffID == row.BaseLayer {
-			return index <= i
-		}
-	}
-	return false
 }
 
 func eventID(ev event, j store.Judgement) string {

@@ -178,7 +178,7 @@ func (s *Server) storeInventory(ctx context.Context, inv *customs.Inventory, req
 	if perr == nil {
 		row := prev.ImageRow
 		row.ID = id
-		s.announce(ctx, row, prev.Scan, prev.Verdict.Decision, j, cause)
+		s.announce(ctx, row, inv.Image.Layers, prev.Scan, prev.Verdict.Decision, j, cause)
 	}
 	return meta.Digest, nil
 }
@@ -291,7 +291,7 @@ func (s *Server) reevalImage(ctx context.Context, id int64, cause string) (bool,
 // step each; a crash between them at worst re-announces on resume (the
 // stored judgement is written last, so the change is detected again).
 func (s *Server) announceAndStore(ctx context.Context, d *store.ImageDetail, j store.Judgement, cause string, added, removed []string) error {
-	s.announce(ctx, d.ImageRow, d.Scan, d.Decision, j, cause)
+	s.announce(ctx, d.ImageRow, d.Inventory.Image.Layers, d.Scan, d.Decision, j, cause)
 	return s.st.UpdateJudgement(ctx, d.ID, j, cause, added, removed)
 }
 

@@ -319,16 +319,9 @@ func (db *DB) ImportReader(ctx context.Context, r io.Reader, opts ImportOptions)
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > 64<<20 {
-		return nil, errors.New("advisory payload over 64 MiB")
-	}
-	var docs []json.RawMessage
-	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '[' {
-		if err := json.Unmarshal(t, &docs); err != nil {
-			return nil, fmt.Errorf("advisory array: %w", err)
-		}
-	} else {
-		docs = []json.RawMessage{b}
+	docs, err := splitPayload(b)
+	if err != nil {
+		return nil, err
 	}
 	if opts.Source == "" {
 		opts.Source = "api"
@@ -353,6 +346,48 @@ func (db *DB) ImportReader(ctx context.Context, r io.Reader, opts ImportOptions)
 		return nil, err
 	}
 	return t.commit()
+}
+
+// splitPayload splits a posted payload (one OSV record or an array) into
+// records.
+func splitPayload(b []byte) ([]json.RawMessage, error) {
+	if len(b) > 64<<20 {
+		return nil, errors.New("advisory payload over 64 MiB")
+	}
+	var docs []json.RawMessage
+	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '[' {
+		if err := json.Unmarshal(t, &docs); err != nil {
+			return nil, fmt.Errorf("advisory array: %w", err)
+		}
+	} else {
+		docs = []json.RawMessage{b}
+	}
+	return docs, nil
+}
+
+// PackagesOf parses a payload ImportReader takes and returns the packages
+// its records name, or the first record's error.
+func PackagesOf(b []byte) ([]PackageKey, error) {
+	docs, err := splitPayload(b)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[PackageKey]bool{}
+	var out []PackageKey
+	for i, d := range docs {
+		r, err := ParseRecord(d)
+		if err != nil {
+			return nil, fmt.Errorf("advisory %d: %w", i, err)
+		}
+		for _, a := range r.Affected {
+			k := Key(a.Package.Ecosystem, a.Package.Name)
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+	}
+	return out, nil
 }
 
 // TrackerStatus maps a Debian tracker kind to a finding status.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -261,6 +262,13 @@ func (s *Server) getImage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such image") // other teams' images are not acknowledged
 		return
 	}
+	if err == nil && d.Stale {
+		// An advisory change updated its counts and decision in place: rebuild
+		// the findings and verdict documents from the inventory before showing them.
+		if _, err = s.reevalImage(r.Context(), d.ID, "refresh"); err == nil {
+			d, err = s.st.Image(r.Context(), d.Digest, r.URL.Query().Get("inventory") == "true")
+		}
+	}
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -315,18 +323,38 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) addAdvisories(w http.ResponseWriter, r *http.Request) {
 	tok := tokenOf(r)
-	s.dbMu.Lock()
-	delta, err := s.cfg.DB.ImportReader(r.Context(), http.MaxBytesReader(w, r.Body, maxSBOMBody), advisory.ImportOptions{Source: "api:" + tok.Name})
-	s.dbMu.Unlock()
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSBOMBody))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "advisories: "+err.Error())
 		return
 	}
-	job, err := s.enqueueReeval(r.Context(), delta, "advisories added by "+tok.Name)
+	keys, err := advisory.PackagesOf(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "advisories: "+err.Error())
+		return
+	}
+	// The document goes to the shared store with the job that applies it,
+	// in one transaction: every replica imports it from there (the one that
+	// runs the job first), and a crash cannot keep one without the other.
+	cause := "advisories added by " + tok.Name
+	_, job, err := s.st.AddPrivateAdvisory(r.Context(), body, tok.Name, jobReeval, func(seq int64) string {
+		req := reevalRequest{Cause: cause}
+		for _, k := range keys {
+			req.Packages = append(req.Packages, [2]string{k.Ecosystem, k.Name})
+		}
+		b, _ := json.Marshal(req)
+		return string(b)
+	})
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
+	delta, err := s.syncPrivate(r.Context())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "advisories: "+err.Error())
+		return
+	}
+	s.kick()
 	s.st.Audit(r.Context(), tok.Name, "advisory.import", strings.Join(append(append(delta.Added, delta.Modified...), delta.Withdrawn...), ","), "")
 	writeJSON(w, 200, map[string]any{"delta": delta, "reevaluation_job": job})
 }

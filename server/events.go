@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/customs-sec/customs"
+	"github.com/customs-sec/customs/policy"
 	"github.com/customs-sec/customs/server/store"
 )
 
@@ -87,36 +88,78 @@ type bump struct {
 	Fixes   []string `json:"fixes"`
 }
 
-// announce queues the events a judgement change means, for every webhook
-// that wants them.
-// layers are the image's layers, to tell base-image packages from the
-// application's.
-func (s *Server) announce(ctx context.Context, row store.ImageRow, layers []customs.Layer, oldScan *customs.ScanResult, oldDecision string, j store.Judgement, cause string) {
-	baseTop := -1
-	for i, l := range layers {
-		if row.BaseLayer != "" && l.DiffID == row.BaseLayer {
-			baseTop = i
-		}
-	}
+// change is one image's judgement change, to announce.
+type change struct {
+	row store.ImageRow
+	// baseTop is the index of the base image's top layer (-1: unknown), to
+	// tell base-image packages from the application's.
+	baseTop int
+	// added are the findings the image did not have before.
+	added    []customs.Finding
+	from, to string // decisions
+	deny     []policy.Reason
+	cause    string
+}
+
+// announce queues the events one change means, for every webhook that
+// wants them.
+func (s *Server) announce(ctx context.Context, c change) {
 	hooks, err := s.st.Webhooks(ctx)
 	if err != nil || len(hooks) == 0 {
 		return
 	}
-	img := eventImage{Digest: row.Digest, Ref: row.Ref, Repository: row.Repository, Team: row.Team, Owner: row.Owner, Environment: row.Environment, BaseLayer: row.BaseLayer}
-	had := map[string]bool{}
-	if oldScan != nil {
-		for _, f := range oldScan.Findings {
-			had[f.ID+" "+f.Package.Name] = true
+	s.queueEvents(ctx, hooks, []change{c})
+}
+
+// queueEvents queues the events of many changes in one transaction.
+func (s *Server) queueEvents(ctx context.Context, hooks []store.Webhook, cs []change) {
+	ds := deliveriesOf(hooks, cs)
+	if len(ds) == 0 {
+		return
+	}
+	if err := s.st.AddDeliveries(ctx, ds); err != nil {
+		s.log.Warn("queueing webhook deliveries failed", "deliveries", len(ds), "err", err)
+		return
+	}
+	s.wakeDelivery()
+}
+
+func (s *Server) wakeDelivery() {
+	select {
+	case s.deliver <- struct{}{}:
+	default:
+	}
+}
+
+// deliveriesOf are the deliveries changes mean for the webhooks that want them.
+func deliveriesOf(hooks []store.Webhook, cs []change) []store.NewDelivery {
+	var ds []store.NewDelivery
+	for _, c := range cs {
+		for _, ev := range eventsOf(c) {
+			body, _ := json.Marshal(ev)
+			for _, h := range hooks {
+				if !h.Wants(ev.Event) || (h.Team != "" && h.Team != store.AllTeams && h.Team != c.row.Team) {
+					continue
+				}
+				if ev.Severity != "" && h.MinSeverity != "" && customs.SeverityRank(ev.Severity) < customs.SeverityRank(h.MinSeverity) {
+					continue
+				}
+				ds = append(ds, store.NewDelivery{WebhookID: h.ID, Event: ev.Event, Payload: string(body)})
+			}
 		}
 	}
+	return ds
+}
+
+func eventsOf(c change) []event {
+	row := c.row
+	img := eventImage{Digest: row.Digest, Ref: row.Ref, Repository: row.Repository, Team: row.Team, Owner: row.Owner, Environment: row.Environment, BaseLayer: row.BaseLayer}
 	var events []event
 	bumps := map[string]*bump{}
+	var order []string
 	worst := ""
-	for _, f := range j.Scan.Findings {
-		if had[f.ID+" "+f.Package.Name] {
-			continue
-		}
-		inBase := f.Layer.DiffID != "" && f.Layer.Index <= baseTop
+	for _, f := range c.added {
+		inBase := f.Layer.DiffID != "" && f.Layer.Index <= c.baseTop
 		events = append(events, event{Event: EventVulnerabilityNew, Severity: f.Severity, Vulnerability: &eventVuln{ID: f.ID, Aliases: f.Aliases, Package: f.Package.Name,
 			PURL: f.Package.PURL, Installed: f.Installed, Fixed: f.Fixed, Severity: f.Severity, InBase: inBase}})
 		if f.Fixed != "" {
@@ -124,6 +167,7 @@ func (s *Server) announce(ctx context.Context, row store.ImageRow, layers []cust
 			if b == nil {
 				b = &bump{Package: f.Package.Name, From: f.Installed, To: f.Fixed, InBase: inBase}
 				bumps[f.Package.Name] = b
+				order = append(order, f.Package.Name)
 			}
 			b.Fixes = append(b.Fixes, f.ID)
 			if customs.SeverityRank(f.Severity) > customs.SeverityRank(worst) {
@@ -133,45 +177,28 @@ func (s *Server) announce(ctx context.Context, row store.ImageRow, layers []cust
 	}
 	if len(bumps) > 0 {
 		ev := event{Event: EventRebuildRecommended, Severity: worst}
-		for _, b := range bumps {
-			ev.Bumps = append(ev.Bumps, *b)
+		for _, p := range order {
+			ev.Bumps = append(ev.Bumps, *bumps[p])
 		}
 		events = append(events, ev)
 	}
-	if oldDecision != j.Verdict.Decision {
-		ev := event{Event: EventVerdictChanged, From: oldDecision, To: j.Verdict.Decision}
-		for _, r := range j.Verdict.Deny {
+	if c.from != c.to {
+		ev := event{Event: EventVerdictChanged, From: c.from, To: c.to}
+		for _, r := range c.deny {
 			if len(ev.Reasons) < 50 {
 				ev.Reasons = append(ev.Reasons, r.ID+": "+r.Message)
 			}
 		}
 		events = append(events, ev)
 	}
-	for _, ev := range events {
-		ev.Image, ev.Cause = img, cause
-		ev.ID = eventID(ev, j)
-		body, _ := json.Marshal(ev)
-		for _, h := range hooks {
-			if !h.Wants(ev.Event) || (h.Team != "" && h.Team != store.AllTeams && h.Team != row.Team) {
-				continue
-			}
-			if ev.Severity != "" && h.MinSeverity != "" && customs.SeverityRank(ev.Severity) < customs.SeverityRank(h.MinSeverity) {
-				continue
-			}
-			if err := s.st.AddDelivery(ctx, h.ID, ev.Event, string(body)); err != nil {
-				s.log.Warn("queueing a webhook delivery failed", "webhook", h.ID, "err", err)
-			}
-		}
+	for i := range events {
+		events[i].Image, events[i].Cause = img, c.cause
+		events[i].ID = eventID(events[i])
 	}
-	if len(events) > 0 {
-		select {
-		case s.deliver <- struct{}{}:
-		default:
-		}
-	}
+	return events
 }
 
-func eventID(ev event, j store.Judgement) string {
+func eventID(ev event) string {
 	h := sha256.New()
 	fmt.Fprint(h, ev.Event, "\x00", ev.Image.Digest, "\x00", ev.To, "\x00")
 	if ev.Vulnerability != nil {
@@ -186,7 +213,7 @@ func eventID(ev event, j store.Judgement) string {
 // deliveryLoop posts pending deliveries, retrying with exponential backoff.
 func (s *Server) deliveryLoop(ctx context.Context) {
 	for ctx.Err() == nil {
-		d, err := s.st.ClaimDelivery(ctx, time.Minute)
+		d, err := s.st.ClaimDelivery(ctx, s.cfg.DeliveryLease)
 		if err != nil || d == nil {
 			t := time.NewTimer(s.cfg.PollInterval * 5)
 			select {

@@ -59,20 +59,26 @@ type Config struct {
 	WebhookClient *http.Client
 	// PollInterval is how often idle workers look for work (default 200 ms).
 	PollInterval time.Duration
+	// JobLease is how long a worker holds a job between renewals (default
+	// 30 s); DeliveryLease how long a webhook attempt holds its delivery
+	// (default 1 min). A killed replica's work resumes this long after.
+	JobLease, DeliveryLease time.Duration
 }
 
 // Server is one replica.
 type Server struct {
-	cfg      Config
-	st       *store.Store
-	log      *slog.Logger
-	reg      *prometheus.Registry
-	metrics  *metrics
-	dbMu     sync.RWMutex // advisory imports write; matching reads
-	wake     chan struct{}
-	deliver  chan struct{}
-	handler  http.Handler
-	replicaD string
+	cfg     Config
+	st      *store.Store
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	metrics *metrics
+	dbMu    sync.RWMutex // advisory imports write; matching reads
+	// privateSeq is the last private advisory imported (under dbMu).
+	privateSeq int64
+	wake       chan struct{}
+	deliver    chan struct{}
+	handler    http.Handler
+	replicaD   string
 }
 
 // New makes a server from its configuration.
@@ -97,6 +103,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.WebhookClient == nil {
 		cfg.WebhookClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if cfg.JobLease <= 0 {
+		cfg.JobLease = 30 * time.Second
+	}
+	if cfg.DeliveryLease <= 0 {
+		cfg.DeliveryLease = time.Minute
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 200 * time.Millisecond
@@ -139,6 +151,9 @@ func (s *Server) Bootstrap(ctx context.Context, fromEnv string) (string, error) 
 // scheduler until ctx ends.
 func (s *Server) Start(ctx context.Context) *sync.WaitGroup {
 	var wg sync.WaitGroup
+	if _, err := s.syncPrivate(ctx); err != nil {
+		s.log.Warn("importing private advisories failed", "err", err)
+	}
 	for i := range s.cfg.Workers {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.workLoop(ctx, fmt.Sprintf("%s/%d", s.replicaD, i)) }()

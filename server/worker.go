@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,8 +14,10 @@ import (
 
 	"github.com/customs-sec/customs"
 	"github.com/customs-sec/customs/advisory"
+	"github.com/customs-sec/customs/match"
 	"github.com/customs-sec/customs/misconfig"
 	"github.com/customs-sec/customs/pipeline"
+	"github.com/customs-sec/customs/policy"
 	"github.com/customs-sec/customs/server/store"
 )
 
@@ -23,10 +26,6 @@ const (
 	jobScan   = "scan"
 	jobReeval = "reeval"
 )
-
-// leaseFor is how long a worker holds a job between renewals; a replica
-// killed mid-job loses it this long after its last renewal.
-const leaseFor = 30 * time.Second
 
 // scanRequest is a scan job's payload (and POST /images's body).
 type scanRequest struct {
@@ -48,7 +47,7 @@ type reevalRequest struct {
 
 func (s *Server) workLoop(ctx context.Context, owner string) {
 	for ctx.Err() == nil {
-		j, err := s.st.Lease(ctx, owner, leaseFor)
+		j, err := s.st.Lease(ctx, owner, s.cfg.JobLease)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("leasing a job failed", "err", err)
@@ -87,14 +86,14 @@ func (s *Server) runJob(ctx context.Context, owner string, j *store.Job) {
 	jctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
-		t := time.NewTicker(leaseFor / 3)
+		t := time.NewTicker(s.cfg.JobLease / 3)
 		defer t.Stop()
 		for {
 			select {
 			case <-jctx.Done():
 				return
 			case <-t.C:
-				if ok, err := s.st.Renew(jctx, j.ID, owner, leaseFor); err == nil && !ok {
+				if ok, err := s.st.Renew(jctx, j.ID, owner, s.cfg.JobLease); err == nil && !ok {
 					s.log.Warn("lost the lease of a job", "job", j.ID)
 					cancel()
 					return
@@ -131,6 +130,9 @@ func (s *Server) runJob(ctx context.Context, owner string, j *store.Job) {
 func (s *Server) scanJob(ctx context.Context, j *store.Job) (string, error) {
 	var req scanRequest
 	if err := json.Unmarshal([]byte(j.Payload), &req); err != nil {
+		return "", err
+	}
+	if _, err := s.syncPrivate(ctx); err != nil {
 		return "", err
 	}
 	opts := pipeline.Options{Image: s.cfg.Image, Catalogers: pipeline.CheckCatalogers(nil),
@@ -170,6 +172,12 @@ func (s *Server) storeInventory(ctx context.Context, inv *customs.Inventory, req
 	}
 	meta := s.metaFor(inv, req)
 	prev, perr := s.st.Image(ctx, meta.Digest, false)
+	var had []string
+	if perr == nil {
+		if had, err = s.st.VulnKeysOf(ctx, prev.ID); err != nil {
+			return "", err
+		}
+	}
 	id, err := s.st.SaveImage(ctx, meta, inv, j, cause)
 	if err != nil {
 		return "", err
@@ -178,9 +186,24 @@ func (s *Server) storeInventory(ctx context.Context, inv *customs.Inventory, req
 	if perr == nil {
 		row := prev.ImageRow
 		row.ID = id
-		s.announce(ctx, row, inv.Image.Layers, prev.Scan, prev.Verdict.Decision, j, cause)
+		s.announce(ctx, s.changeOf(row, meta.BaseTop, had, prev.Decision, j, cause))
 	}
 	return meta.Digest, nil
+}
+
+// changeOf describes a whole re-judgement for announce.
+func (s *Server) changeOf(row store.ImageRow, baseTop int, had []string, from string, j store.Judgement, cause string) change {
+	old := map[string]bool{}
+	for _, k := range had {
+		old[k] = true
+	}
+	c := change{row: row, baseTop: baseTop, from: from, to: j.Verdict.Decision, deny: j.Verdict.Deny, cause: cause}
+	for _, f := range j.Scan.Findings {
+		if !old[f.ID+" "+f.Package.Name] {
+			c.added = append(c.added, f)
+		}
+	}
+	return c
 }
 
 func (s *Server) metaFor(inv *customs.Inventory, req scanRequest) store.ImageMeta {
@@ -208,10 +231,44 @@ func (s *Server) metaFor(inv *customs.Inventory, req scanRequest) store.ImageMet
 		}
 	}
 	m.Tags = append(m.Tags, img.RepoTags...)
+	m.BaseTop = -1
 	if n := misconfig.BaseLayers(inv); n > 0 && n <= len(img.Layers) {
-		m.BaseLayer = img.Layers[n-1].DiffID
+		m.BaseLayer, m.BaseTop = img.Layers[n-1].DiffID, n-1
 	}
 	return m
+}
+
+// syncPrivate imports the private advisories other replicas (or this one)
+// recorded in the shared store since the last import, and returns what
+// changed here.
+func (s *Server) syncPrivate(ctx context.Context) (*advisory.Delta, error) {
+	s.dbMu.Lock()
+	defer s.dbMu.Unlock()
+	total := &advisory.Delta{}
+	for {
+		ps, err := s.st.PrivateAdvisoriesAfter(ctx, s.privateSeq)
+		if err != nil {
+			return nil, err
+		}
+		if len(ps) == 0 {
+			return total, nil
+		}
+		for _, p := range ps {
+			d, err := s.cfg.DB.ImportReader(ctx, bytes.NewReader(p.Body), advisory.ImportOptions{Source: "api:" + p.Actor})
+			if err != nil {
+				// Checked when posted; a record this version cannot read is
+				// skipped rather than blocking every later one.
+				s.log.Warn("a private advisory does not import", "seq", p.Seq, "err", err)
+			} else {
+				total.Added = append(total.Added, d.Added...)
+				total.Modified = append(total.Modified, d.Modified...)
+				total.Withdrawn = append(total.Withdrawn, d.Withdrawn...)
+				total.Packages = append(total.Packages, d.Packages...)
+				total.Unchanged += d.Unchanged
+			}
+			s.privateSeq = p.Seq
+		}
+	}
 }
 
 // enqueueReeval queues the re-judging of every stored image an advisory
@@ -237,37 +294,195 @@ func (s *Server) reevalJob(ctx context.Context, owner string, j *store.Job) (str
 	if err := json.Unmarshal([]byte(j.Payload), &req); err != nil {
 		return "", err
 	}
-	ids, err := s.st.ImagesWithPackages(ctx, req.Packages)
+	// The advisories may have been posted to another replica.
+	d, err := s.syncPrivate(ctx)
 	if err != nil {
 		return "", err
 	}
-	changed := 0
+	for _, k := range d.Packages {
+		req.Packages = append(req.Packages, [2]string{k.Ecosystem, k.Name})
+	}
 	start := time.Now()
+	var st reevalStats
+	if s.cfg.Policy.FindingLocal() {
+		err = s.reevalByPackage(ctx, req, &st)
+	} else {
+		var ids []int64
+		if ids, err = s.st.ImagesWithPackages(ctx, req.Packages); err == nil {
+			err = s.reevalImages(ctx, ids, req.Cause, &st)
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	s.metrics.reevaluated.Add(float64(st.images))
+	s.log.Info("re-judged images after an advisory change", "cause", req.Cause, "packages", len(req.Packages), "images", st.images,
+		"changed", st.changed, "package_groups", st.groups, "took", time.Since(start))
+	return fmt.Sprintf("%d images re-judged, %d changed", st.images, st.changed), nil
+}
+
+type reevalStats struct{ images, changed, groups int }
+
+// reevalImages re-judges images one by one from their stored inventories.
+func (s *Server) reevalImages(ctx context.Context, ids []int64, cause string, st *reevalStats) error {
 	for _, id := range ids {
 		if ctx.Err() != nil {
-			return "", ctx.Err()
+			return ctx.Err()
 		}
-		c, err := s.reevalImage(ctx, id, req.Cause)
+		c, err := s.reevalImage(ctx, id, cause)
 		if errors.Is(err, store.ErrNotFound) {
 			continue // deleted meanwhile
 		}
 		if err != nil {
-			return "", fmt.Errorf("re-judging image %d: %w", id, err)
+			return fmt.Errorf("re-judging image %d: %w", id, err)
 		}
+		st.images++
 		if c {
-			changed++
+			st.changed++
 		}
 	}
-	s.metrics.reevaluated.Add(float64(len(ids)))
-	s.log.Info("re-judged images after an advisory change", "cause", req.Cause, "packages", len(req.Packages), "images", len(ids), "changed", changed, "took", time.Since(start))
-	return fmt.Sprintf("%d images re-judged, %d changed", len(ids), changed), nil
+	return nil
+}
+
+// reevalByPackage applies an advisory change package by package: each
+// distinct package the change touches is matched and judged once, and every
+// image holding it with the same findings is updated in one transaction.
+// This is sound because the policy is finding-local (what it makes of a
+// finding does not depend on the rest of the image); the image's other
+// evidence is kept as its base decision. Images stored before the package
+// index existed are re-judged whole.
+func (s *Server) reevalByPackage(ctx context.Context, req reevalRequest, st *reevalStats) error {
+	groups, legacy, err := s.st.AffectedGroups(ctx, req.Packages)
+	if err != nil {
+		return err
+	}
+	hooks, err := s.st.Webhooks(ctx)
+	if err != nil {
+		return err
+	}
+	type judged struct {
+		findings []customs.Finding
+		rows     []store.VulnRow
+		deny     []policy.Reason
+		sig      string
+	}
+	memo := map[int64]*judged{}
+	now := time.Now()
+	for _, g := range groups {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		st.groups++
+		st.images += g.Images
+		jd := memo[g.PackageID]
+		if jd == nil {
+			body, err := s.st.Package(ctx, g.PackageID)
+			if err != nil {
+				return err
+			}
+			findings, err := s.matchPackage(ctx, body)
+			if err != nil {
+				return fmt.Errorf("matching package %s: %w", body.Package.Name, err)
+			}
+			effects, deny, err := s.cfg.Policy.FindingEffects(ctx, findings, now)
+			if err != nil {
+				return err
+			}
+			em := map[string]string{}
+			for i, f := range findings {
+				em[policy.FindingKey(f)] = effects[i]
+			}
+			jd = &judged{findings: findings, rows: store.RowsOf(findings, em), deny: deny}
+			jd.sig = store.Signature(jd.rows)
+			memo[g.PackageID] = jd
+		}
+		if jd.sig == g.Sig {
+			continue
+		}
+		old, err := s.st.PackageVulns(ctx, g.PackageID, g.Sig)
+		if err != nil {
+			return err
+		}
+		c := store.PackageChange{PackageID: g.PackageID, OldSig: g.Sig, NewSig: jd.sig, Rows: jd.rows, Cause: req.Cause}
+		oldKeys, newKeys := make([]string, 0, len(old)), make([]string, 0, len(jd.rows))
+		for _, r := range old {
+			oldKeys = append(oldKeys, r.Key())
+			countDelta(&c, r, -1)
+		}
+		for _, r := range jd.rows {
+			newKeys = append(newKeys, r.Key())
+			countDelta(&c, r, 1)
+		}
+		c.Added, c.Removed = diff(oldKeys, newKeys)
+		if len(hooks) > 0 {
+			added := map[string]bool{}
+			for _, k := range c.Added {
+				added[k] = true
+			}
+			var addedFindings []customs.Finding
+			for _, f := range jd.findings {
+				if added[f.ID+" "+f.Package.Name] {
+					addedFindings = append(addedFindings, f)
+				}
+			}
+			c.Announce = func(changed []store.ChangedImage) []store.NewDelivery {
+				cs := make([]change, 0, len(changed))
+				for _, ci := range changed {
+					cs = append(cs, change{row: ci.Before, baseTop: ci.Before.BaseTop, added: addedFindings, from: ci.Before.Decision, to: ci.Decision,
+						deny: jd.deny, cause: req.Cause})
+				}
+				return deliveriesOf(hooks, cs)
+			}
+		}
+		n, err := s.st.ApplyPackageChange(ctx, c)
+		if err != nil {
+			return fmt.Errorf("applying the change of package %d to %d images: %w", g.PackageID, g.Images, err)
+		}
+		st.changed += n
+		if n > 0 && c.Announce != nil {
+			s.wakeDelivery()
+		}
+	}
+	return s.reevalImages(ctx, legacy, req.Cause, st)
+}
+
+func countDelta(c *store.PackageChange, r store.VulnRow, d int) {
+	switch r.Severity {
+	case customs.SeverityCritical:
+		c.Critical += d
+	case customs.SeverityHigh:
+		c.High += d
+	case customs.SeverityMedium:
+		c.Medium += d
+	case customs.SeverityLow:
+		c.Low += d
+	}
+	if r.Fixed != "" {
+		c.Fixable += d
+	}
+	if r.Effect == policy.EffectDeny {
+		c.Deny += d
+	}
+}
+
+// matchPackage matches one stored package as a scan of an image holding it
+// would (the server scans without VEX or filters).
+func (s *Server) matchPackage(ctx context.Context, body *store.PackageBody) ([]customs.Finding, error) {
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	res, err := match.Match(ctx, s.cfg.DB, &customs.Inventory{Distro: body.Distro, Packages: []customs.Package{body.Package}})
+	if err != nil {
+		return nil, err
+	}
+	return res.Findings, nil
 }
 
 // reevalImage re-judges one stored image from its stored inventory (no
 // layer is read) and, when its findings or verdict changed, records and
-// announces it. Re-running it is harmless: an unchanged result records
-// nothing, so a job resumed after a crash does not duplicate history or
-// events.
+// announces it; a stale image whose judgement did not change has its
+// stored documents rebuilt without a history entry. Re-running it is
+// harmless: an unchanged result records nothing, so a job resumed after a
+// crash does not duplicate history or events.
 func (s *Server) reevalImage(ctx context.Context, id int64, cause string) (bool, error) {
 	d, err := s.st.ImageByID(ctx, id, true)
 	if err != nil {
@@ -277,22 +492,34 @@ func (s *Server) reevalImage(ctx context.Context, id int64, cause string) (bool,
 	if err != nil {
 		return false, err
 	}
-	added, removed := diff(store.VulnKeys(d.Scan), store.VulnKeys(j.Scan))
+	had, err := s.st.VulnKeysOf(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	added, removed := diff(had, store.VulnKeys(j.Scan))
 	if len(added) == 0 && len(removed) == 0 && d.Decision == j.Verdict.Decision {
+		if d.Stale {
+			return false, s.st.UpdateJudgement(ctx, id, d.Inventory, j, cause, nil, nil, false)
+		}
 		return false, nil
 	}
-	if err := s.announceAndStore(ctx, d, j, cause, added, removed); err != nil {
+	// The events are queued before the judgement is stored: a crash
+	// between them at worst re-announces on resume (the change is
+	// detected again), never loses the announcement.
+	s.announce(ctx, s.changeOf(d.ImageRow, baseTopOf(d), had, d.Decision, j, cause))
+	if err := s.st.UpdateJudgement(ctx, id, d.Inventory, j, cause, added, removed, true); err != nil {
 		return false, err
 	}
 	return true, nil
 }
 
-// announceAndStore records the new judgement and queues its events in one
-// step each; a crash between them at worst re-announces on resume (the
-// stored judgement is written last, so the change is detected again).
-func (s *Server) announceAndStore(ctx context.Context, d *store.ImageDetail, j store.Judgement, cause string, added, removed []string) error {
-	s.announce(ctx, d.ImageRow, d.Inventory.Image.Layers, d.Scan, d.Decision, j, cause)
-	return s.st.UpdateJudgement(ctx, d.ID, j, cause, added, removed)
+func baseTopOf(d *store.ImageDetail) int {
+	for i, l := range d.Inventory.Image.Layers {
+		if d.BaseLayer != "" && l.DiffID == d.BaseLayer {
+			return i
+		}
+	}
+	return -1
 }
 
 func diff(old, new []string) (added, removed []string) {

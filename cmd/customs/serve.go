@@ -33,6 +33,8 @@ type serveConfig struct {
 	PolicyData     []string `json:"policy_data"`
 	UpdateInterval string   `json:"update_interval"`
 	Insecure       bool     `json:"insecure_registries"`
+	JobLease       time.Duration
+	DeliveryLease  time.Duration
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -115,7 +117,7 @@ database), then flags, then CUSTOMS_DATABASE.`,
 				return err
 			}
 			srv, err := server.New(server.Config{Listen: c.Listen, TLSCert: c.TLSCert, TLSKey: c.TLSKey, Store: st, DB: db, Policy: engine,
-				Workers: c.Workers, UpdateInterval: interval, Log: log})
+				Workers: c.Workers, UpdateInterval: interval, Log: log, JobLease: c.JobLease, DeliveryLease: c.DeliveryLease})
 			if err != nil {
 				return err
 			}
@@ -144,6 +146,8 @@ database), then flags, then CUSTOMS_DATABASE.`,
 	f.StringArrayVar(&c.PolicyData, "data", nil, "policy data file: settings and exceptions (repeatable)")
 	f.StringVar(&c.UpdateInterval, "update-interval", "", "update the advisory database this often (e.g. 6h) and re-judge what changed")
 	f.BoolVar(&c.Insecure, "insecure", false, "allow plain-HTTP registries")
+	f.DurationVar(&c.JobLease, "job-lease", 30*time.Second, "how long a job stays with a replica between renewals: a killed replica's job resumes elsewhere this long after")
+	f.DurationVar(&c.DeliveryLease, "delivery-lease", time.Minute, "how long a webhook attempt holds its delivery before another may retry it")
 	return cmd
 }
 

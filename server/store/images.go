@@ -23,6 +23,8 @@ type ImageMeta struct {
 	// BaseLayer is the diff ID of the base image's top layer: images that
 	// share it share a base image (fix the base once, rebuild many).
 	BaseLayer string `json:"base_layer"`
+	// BaseTop is the index of that layer (-1: no base image known).
+	BaseTop int `json:"-"`
 }
 
 // ImageRow is an image as listed: metadata, decision and counts.
@@ -86,58 +88,86 @@ func VulnKeys(scan *customs.ScanResult) []string {
 // SaveImage stores (or replaces) an image with its inventory and first
 // judgement, its package index and a history entry.
 func (s *Store) SaveImage(ctx context.Context, meta ImageMeta, inv *customs.Inventory, j Judgement, cause string) (int64, error) {
-	invB, err := s.pack(inv)
+	ids, err := s.SaveImages(ctx, []NewImage{{Meta: meta, Inventory: inv, Judgement: j}}, cause)
 	if err != nil {
 		return 0, err
 	}
-	scanB, err := s.pack(j.Scan)
-	if err != nil {
-		return 0, err
+	return ids[0], nil
+}
+
+// NewImage is an image to store.
+type NewImage struct {
+	Meta      ImageMeta
+	Inventory *customs.Inventory
+	Judgement Judgement
+}
+
+// SaveImages stores many images in one transaction (a bulk import): each
+// transaction rewrites the package index's pages once, not once per image.
+func (s *Store) SaveImages(ctx context.Context, imgs []NewImage, cause string) ([]int64, error) {
+	type prepared struct {
+		invB, scanB, verB []byte
+		idx               []indexedPackage
 	}
-	verB, err := s.pack(j.Verdict)
-	if err != nil {
-		return 0, err
+	ps := make([]prepared, len(imgs))
+	for i, im := range imgs {
+		var err error
+		p := &ps[i]
+		if p.invB, err = s.pack(im.Inventory); err != nil {
+			return nil, err
+		}
+		if p.scanB, err = s.pack(im.Judgement.Scan); err != nil {
+			return nil, err
+		}
+		if p.verB, err = s.pack(im.Judgement.Verdict); err != nil {
+			return nil, err
+		}
+		if p.idx, err = newIndex(im.Inventory, im.Judgement); err != nil {
+			return nil, err
+		}
 	}
-	c, h, m, l, fx := counts(j.Scan)
 	now := nowMS()
-	var id int64
-	err = s.tx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, s.q(`INSERT INTO images(digest, ref, repository, tags, team, environment, owner, base_layer, inventory, scan, verdict,
-			decision, critical, high, medium, low, fixable, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (digest) DO UPDATE SET ref = excluded.ref, repository = excluded.repository, tags = excluded.tags, team = excluded.team,
-			environment = excluded.environment, owner = excluded.owner, base_layer = excluded.base_layer, inventory = excluded.inventory,
-			scan = excluded.scan, verdict = excluded.verdict, decision = excluded.decision, critical = excluded.critical, high = excluded.high,
-			medium = excluded.medium, low = excluded.low, fixable = excluded.fixable, updated_at = excluded.updated_at
-			RETURNING id`),
-			meta.Digest, meta.Ref, meta.Repository, strings.Join(meta.Tags, ","), meta.Team, meta.Environment, meta.Owner, meta.BaseLayer,
-			invB, scanB, verB, j.Verdict.Decision, c, h, m, l, fx, now, now).Scan(&id)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM image_packages WHERE image_id = ?`), id); err != nil {
-			return err
-		}
-		seen := map[[2]string]bool{}
-		for _, p := range inv.Packages {
-			for _, k := range PackageKeys(inv, p) {
-				if seen[k] {
-					continue
-				}
-				seen[k] = true
-				if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO image_packages(image_id, ecosystem, name) VALUES (?, ?, ?)`), id, k[0], k[1]); err != nil {
-					return err
-				}
+	ids := make([]int64, len(imgs))
+	local := map[string]int64{}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for i, im := range imgs {
+			meta, j, p := im.Meta, im.Judgement, ps[i]
+			c, h, m, l, fx := counts(j.Scan)
+			var id int64
+			err := tx.QueryRowContext(ctx, s.q(`INSERT INTO images(digest, ref, repository, tags, team, environment, owner, base_layer,
+				decision, critical, high, medium, low, fixable, created_at, updated_at, base_decision, base_top, stale)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+				ON CONFLICT (digest) DO UPDATE SET ref = excluded.ref, repository = excluded.repository, tags = excluded.tags, team = excluded.team,
+				environment = excluded.environment, owner = excluded.owner, base_layer = excluded.base_layer,
+				decision = excluded.decision, critical = excluded.critical, high = excluded.high,
+				medium = excluded.medium, low = excluded.low, fixable = excluded.fixable, updated_at = excluded.updated_at,
+				base_decision = excluded.base_decision, base_top = excluded.base_top, stale = 0
+				RETURNING id`),
+				meta.Digest, meta.Ref, meta.Repository, strings.Join(meta.Tags, ","), meta.Team, meta.Environment, meta.Owner, meta.BaseLayer,
+				j.Verdict.Decision, c, h, m, l, fx, now, now, policy.BaseDecision(j.Verdict), meta.BaseTop).Scan(&id)
+			if err != nil {
+				return err
 			}
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO image_docs(image_id, inventory, scan, verdict) VALUES (?, ?, ?, ?)
+				ON CONFLICT (image_id) DO UPDATE SET inventory = excluded.inventory, scan = excluded.scan, verdict = excluded.verdict`),
+				id, p.invB, p.scanB, p.verB); err != nil {
+				return err
+			}
+			if err := s.writeIndex(ctx, tx, id, p.idx, local); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO verdict_history(image_id, at, decision, cause, added, removed) VALUES (?, ?, ?, ?, ?, '')`),
+				id, now, j.Verdict.Decision, cause, strings.Join(VulnKeys(j.Scan), ",")); err != nil {
+				return err
+			}
+			ids[i] = id
 		}
-		if err := s.writeVulns(ctx, tx, id, j.Scan); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO verdict_history(image_id, at, decision, cause, added, removed) VALUES (?, ?, ?, ?, ?, '')`),
-			id, now, j.Verdict.Decision, cause, strings.Join(VulnKeys(j.Scan), ","))
-		return err
+		return nil
 	})
-	return id, err
+	if err == nil {
+		s.cachePackageIDs(local)
+	}
+	return ids, err
 }
 
 // PackageKeys are the (ecosystem, name) pairs under which advisories for a
@@ -158,25 +188,10 @@ func PackageKeys(inv *customs.Inventory, p customs.Package) [][2]string {
 	return keys
 }
 
-func (s *Store) writeVulns(ctx context.Context, tx *sql.Tx, id int64, scan *customs.ScanResult) error {
-	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM image_vulns WHERE image_id = ?`), id); err != nil {
-		return err
-	}
-	for _, f := range scan.Findings {
-		ids := append([]string{f.ID}, f.Aliases...)
-		for _, v := range ids {
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO image_vulns(image_id, vuln, package, severity, fixed) VALUES (?, ?, ?, ?, ?)`),
-				id, v, f.Package.Name, f.Severity, f.Fixed); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 // UpdateJudgement replaces an image's findings and verdict after
-// re-judging, with a history entry naming the cause and what changed.
-func (s *Store) UpdateJudgement(ctx context.Context, id int64, j Judgement, cause string, added, removed []string) error {
+// re-judging it whole; with record, a history entry names the cause and
+// what changed.
+func (s *Store) UpdateJudgement(ctx context.Context, id int64, inv *customs.Inventory, j Judgement, cause string, added, removed []string, record bool) (err error) {
 	scanB, err := s.pack(j.Scan)
 	if err != nil {
 		return err
@@ -185,15 +200,32 @@ func (s *Store) UpdateJudgement(ctx context.Context, id int64, j Judgement, caus
 	if err != nil {
 		return err
 	}
+	idx, err := newIndex(inv, j)
+	if err != nil {
+		return err
+	}
 	c, h, m, l, fx := counts(j.Scan)
 	now := nowMS()
+	local := map[string]int64{}
+	defer func() {
+		if err == nil {
+			s.cachePackageIDs(local)
+		}
+	}()
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE images SET scan = ?, verdict = ?, decision = ?, critical = ?, high = ?, medium = ?, low = ?, fixable = ?, updated_at = ? WHERE id = ?`),
-			scanB, verB, j.Verdict.Decision, c, h, m, l, fx, now, id); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE images SET decision = ?, critical = ?, high = ?, medium = ?, low = ?, fixable = ?,
+			updated_at = ?, base_decision = ?, stale = 0 WHERE id = ?`),
+			j.Verdict.Decision, c, h, m, l, fx, now, policy.BaseDecision(j.Verdict), id); err != nil {
 			return err
 		}
-		if err := s.writeVulns(ctx, tx, id, j.Scan); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE image_docs SET scan = ?, verdict = ? WHERE image_id = ?`), scanB, verB, id); err != nil {
 			return err
+		}
+		if err := s.writeIndex(ctx, tx, id, idx, local); err != nil {
+			return err
+		}
+		if !record {
+			return nil
 		}
 		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO verdict_history(image_id, at, decision, cause, added, removed) VALUES (?, ?, ?, ?, ?, ?)`),
 			id, now, j.Verdict.Decision, cause, strings.Join(added, ","), strings.Join(removed, ","))
@@ -201,12 +233,15 @@ func (s *Store) UpdateJudgement(ctx context.Context, id int64, j Judgement, caus
 	})
 }
 
-const imageCols = `id, digest, ref, repository, tags, team, environment, owner, base_layer, decision, critical, high, medium, low, fixable, created_at, updated_at`
+const imageCols = `id, digest, ref, repository, tags, team, environment, owner, base_layer, base_top, decision, critical, high, medium, low, fixable, created_at, updated_at`
+
+// imageColsI is imageCols of the images table under the alias i.
+var imageColsI = "i." + strings.ReplaceAll(imageCols, ", ", ", i.")
 
 func scanImageRow(sc interface{ Scan(...any) error }) (*ImageRow, error) {
 	r := &ImageRow{}
 	var tags string
-	err := sc.Scan(&r.ID, &r.Digest, &r.Ref, &r.Repository, &tags, &r.Team, &r.Environment, &r.Owner, &r.BaseLayer, &r.Decision,
+	err := sc.Scan(&r.ID, &r.Digest, &r.Ref, &r.Repository, &tags, &r.Team, &r.Environment, &r.Owner, &r.BaseLayer, &r.BaseTop, &r.Decision,
 		&r.Critical, &r.High, &r.Medium, &r.Low, &r.Fixable, &r.CreatedAt, &r.UpdatedAt)
 	r.Tags = splitList(tags)
 	return r, err
@@ -298,17 +333,21 @@ type ImageDetail struct {
 	Scan      *customs.ScanResult `json:"scan"`
 	Verdict   *policy.Verdict     `json:"verdict"`
 	History   []HistoryEntry      `json:"history"`
+	// Stale says Scan and Verdict predate an advisory change already
+	// applied to the counts, decision and findings index: re-judge the
+	// inventory to rebuild them.
+	Stale bool `json:"-"`
 }
 
 // Image returns an image by digest (or id when byID).
 func (s *Store) Image(ctx context.Context, digest string, withInventory bool) (*ImageDetail, error) {
-	row := s.queryRow(ctx, `SELECT `+imageCols+`, inventory, scan, verdict FROM images WHERE digest = ?`, digest)
+	row := s.queryRow(ctx, `SELECT `+imageColsI+`, d.inventory, d.scan, d.verdict, i.stale FROM images i JOIN image_docs d ON d.image_id = i.id WHERE i.digest = ?`, digest)
 	return s.imageDetail(ctx, row, withInventory)
 }
 
 // ImageByID returns an image by its row id.
 func (s *Store) ImageByID(ctx context.Context, id int64, withInventory bool) (*ImageDetail, error) {
-	row := s.queryRow(ctx, `SELECT `+imageCols+`, inventory, scan, verdict FROM images WHERE id = ?`, id)
+	row := s.queryRow(ctx, `SELECT `+imageColsI+`, d.inventory, d.scan, d.verdict, i.stale FROM images i JOIN image_docs d ON d.image_id = i.id WHERE i.id = ?`, id)
 	return s.imageDetail(ctx, row, withInventory)
 }
 
@@ -317,8 +356,8 @@ func (s *Store) imageDetail(ctx context.Context, row *sql.Row, withInventory boo
 	var inv, scan, ver []byte
 	var tags string
 	r := &d.ImageRow
-	err := row.Scan(&r.ID, &r.Digest, &r.Ref, &r.Repository, &tags, &r.Team, &r.Environment, &r.Owner, &r.BaseLayer, &r.Decision,
-		&r.Critical, &r.High, &r.Medium, &r.Low, &r.Fixable, &r.CreatedAt, &r.UpdatedAt, &inv, &scan, &ver)
+	err := row.Scan(&r.ID, &r.Digest, &r.Ref, &r.Repository, &tags, &r.Team, &r.Environment, &r.Owner, &r.BaseLayer, &r.BaseTop, &r.Decision,
+		&r.Critical, &r.High, &r.Medium, &r.Low, &r.Fixable, &r.CreatedAt, &r.UpdatedAt, &inv, &scan, &ver, &d.Stale)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -370,7 +409,9 @@ func (s *Store) ImagesWithPackages(ctx context.Context, keys [][2]string) ([]int
 			conds = append(conds, "(ecosystem = ? AND name = ?)")
 			args = append(args, k[0], k[1])
 		}
-		rows, err := s.query(ctx, `SELECT DISTINCT image_id FROM image_packages WHERE `+strings.Join(conds, " OR "), args...)
+		where := strings.Join(conds, " OR ")
+		rows, err := s.query(ctx, `SELECT DISTINCT image_id FROM image_packages WHERE `+where+`
+			UNION SELECT image_id FROM package_images WHERE package_id IN (SELECT package_id FROM package_keys WHERE `+where+`)`, append(args, args...)...)
 		if err != nil {
 			return nil, err
 		}
@@ -415,7 +456,10 @@ func (s *Store) VulnerabilityImages(ctx context.Context, vuln string, teams []st
 			args = append(args, t)
 		}
 	}
-	rows, err := s.query(ctx, `SELECT DISTINCT i.digest, i.ref, i.team, v.package, v.severity, v.fixed FROM image_vulns v JOIN images i ON i.id = v.image_id WHERE `+where+` ORDER BY i.digest`, args...)
+	rows, err := s.query(ctx, `SELECT i.digest, i.ref, i.team, v.package, v.severity, v.fixed FROM package_vulns v
+		JOIN package_images p ON p.package_id = v.package_id AND p.sig = v.sig JOIN images i ON i.id = p.image_id WHERE `+where+`
+		UNION SELECT i.digest, i.ref, i.team, v.package, v.severity, v.fixed FROM image_vulns v JOIN images i ON i.id = v.image_id WHERE `+where+`
+		ORDER BY 1`, append(args, args...)...)
 	if err != nil {
 		return nil, err
 	}

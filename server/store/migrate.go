@@ -65,6 +65,47 @@ CREATE TABLE audit (
 	id {ID}, at BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL
 );
 `,
+	// 2: incremental re-judgement. Packages are stored once by content, under
+	// the keys advisories name them by; package_images says which images
+	// hold each package, with the signature of that package's findings in
+	// the image, clustered by package so that a change to a popular package
+	// touches contiguous pages. Findings are stored per package and
+	// signature (package_vulns), with their policy effect, not per image;
+	// images know the decision their other evidence gives and how many of
+	// their findings deny. An
+	// advisory change then updates every image holding a changed package in
+	// a few set-based statements. Images of version 1 (indexed in
+	// image_packages, which no longer gets rows) are re-judged one by one
+	// until rewritten. Private advisories posted to one replica are kept
+	// here for every replica to import. The documents move out of the images rows, which a change
+	// rewrites by the thousand.
+	`
+CREATE TABLE packages (id {ID}, hash TEXT NOT NULL UNIQUE, body {BLOB} NOT NULL);
+CREATE TABLE package_keys (package_id BIGINT NOT NULL, ecosystem TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (ecosystem, name, package_id)){WITHOUT_ROWID};
+CREATE TABLE package_images (
+	package_id BIGINT NOT NULL, image_id BIGINT NOT NULL REFERENCES images(id) ON DELETE CASCADE, sig TEXT NOT NULL,
+	PRIMARY KEY (package_id, image_id)
+){WITHOUT_ROWID};
+CREATE INDEX package_images_image ON package_images(image_id);
+CREATE TABLE package_vulns (
+	package_id BIGINT NOT NULL, sig TEXT NOT NULL, vuln TEXT NOT NULL, alias_of TEXT NOT NULL, package TEXT NOT NULL,
+	severity TEXT NOT NULL, fixed TEXT NOT NULL, effect TEXT NOT NULL,
+	PRIMARY KEY (package_id, sig, vuln, alias_of)
+){WITHOUT_ROWID};
+CREATE INDEX package_vulns_vuln ON package_vulns(vuln);
+ALTER TABLE images ADD COLUMN deny_findings INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE images ADD COLUMN base_decision TEXT NOT NULL DEFAULT '';
+ALTER TABLE images ADD COLUMN base_top INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE images ADD COLUMN stale INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE image_docs (
+	image_id BIGINT PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE, inventory {BLOB}, scan {BLOB}, verdict {BLOB}
+);
+INSERT INTO image_docs(image_id, inventory, scan, verdict) SELECT id, inventory, scan, verdict FROM images;
+ALTER TABLE images DROP COLUMN inventory;
+ALTER TABLE images DROP COLUMN scan;
+ALTER TABLE images DROP COLUMN verdict;
+CREATE TABLE private_advisories (seq {ID}, body {BLOB} NOT NULL, actor TEXT NOT NULL, at BIGINT NOT NULL);
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -91,7 +132,11 @@ func (s *Store) migrate(ctx context.Context) error {
 		if s.dialect == Postgres {
 			id, blob = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "BYTEA"
 		}
-		ddl = strings.NewReplacer("{ID}", id, "{BLOB}", blob).Replace(ddl)
+		noRowID := " WITHOUT ROWID"
+		if s.dialect == Postgres {
+			noRowID = ""
+		}
+		ddl = strings.NewReplacer("{ID}", id, "{BLOB}", blob, "{WITHOUT_ROWID}", noRowID).Replace(ddl)
 		err := s.tx(ctx, func(tx *sql.Tx) error {
 			for _, stmt := range strings.Split(ddl, ";") {
 				if strings.TrimSpace(stmt) == "" {

@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
@@ -46,6 +47,8 @@ type Store struct {
 	dialect Dialect
 	enc     *zstd.Encoder
 	dec     *zstd.Decoder
+	// pkgIDs caches committed package ids by content hash (they never change).
+	pkgIDs sync.Map
 }
 
 // Open opens (and migrates) the database a URL names: postgres://… or
@@ -66,7 +69,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 			return nil, err
 		}
 		s.dialect = SQLite
-		s.db, err = sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate")
+		s.db, err = sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_pragma=cache_size(-131072)&_pragma=mmap_size(1073741824)&_pragma=temp_store(MEMORY)&_txlock=immediate")
 		if err == nil {
 			// One writer at a time is what SQLite allows; a small pool
 			// keeps readers concurrent under WAL.
@@ -99,6 +102,16 @@ func redactURL(u string) string {
 		}
 	}
 	return u
+}
+
+// Checkpoint folds SQLite's write-ahead log into the database file (a
+// no-op on PostgreSQL).
+func (s *Store) Checkpoint(ctx context.Context) error {
+	if s.dialect == Postgres {
+		return nil
+	}
+	_, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	return err
 }
 
 // Close closes the database.

@@ -179,7 +179,7 @@ func TestImagesIndexSummaryAndHistory(t *testing.T) {
 		if len(vi) != 0 {
 			t.Fatalf("a payments token sees web's vulnerability: %+v", vi)
 		}
-		if err := s.UpdateJudgement(ctx, b, judgement(policy.Deny, "CVE-2"), "advisory delta", []string{"CVE-2 openssl"}, nil); err != nil {
+		if err := s.UpdateJudgement(ctx, b, inventory("openssl"), judgement(policy.Deny, "CVE-2"), "advisory delta", []string{"CVE-2 openssl"}, nil, true); err != nil {
 			t.Fatal(err)
 		}
 		d, err := s.Image(ctx, "sha256:b", true)

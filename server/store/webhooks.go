@@ -105,6 +105,39 @@ func (s *Store) AddDelivery(ctx context.Context, webhookID int64, event, payload
 	return err
 }
 
+// NewDelivery is a delivery to queue.
+type NewDelivery struct {
+	WebhookID int64
+	Event     string
+	Payload   string
+}
+
+// AddDeliveries queues many deliveries in one transaction.
+func (s *Store) AddDeliveries(ctx context.Context, ds []NewDelivery) error {
+	return s.tx(ctx, func(tx *sql.Tx) error { return s.addDeliveries(ctx, tx, ds) })
+}
+
+func (s *Store) addDeliveries(ctx context.Context, tx *sql.Tx, ds []NewDelivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	now := nowMS()
+	{
+		st, err := tx.PrepareContext(ctx, s.q(`INSERT INTO deliveries(webhook_id, event, payload, state, attempts, next_at, last_status, last_error, created_at, delivered_at)
+			VALUES (?, ?, ?, 'pending', 0, ?, 0, '', ?, 0)`))
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, d := range ds {
+			if _, err := st.ExecContext(ctx, d.WebhookID, d.Event, d.Payload, now, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 // ClaimDelivery takes the oldest due pending delivery and pushes its next
 // attempt time forward by lease, so no other worker takes it meanwhile; a
 // worker that dies leaves it to be retried once the lease passes.

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -18,8 +20,13 @@ import (
 )
 
 // SchemaVersion is the layout of the database file; a file of another
-// version is refused with a clear message rather than misread.
-const SchemaVersion = "3"
+// version is refused with a clear message rather than misread. Version 4
+// added the packs table (see pack.go); a version-3 file is migrated when
+// opened for writing and read the old way when opened read-only.
+const SchemaVersion = "4"
+
+// schemaNoPacks is the previous layout, which this version still reads.
+const schemaNoPacks = "3"
 
 const schema = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -35,6 +42,7 @@ CREATE TABLE IF NOT EXISTS affected (
 	ecosystem TEXT NOT NULL, name TEXT NOT NULL, id TEXT NOT NULL, data BLOB NOT NULL,
 	PRIMARY KEY (ecosystem, name, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS affected_by_id ON affected(id);
+` + packsSchema + `
 CREATE TABLE IF NOT EXISTS aliases (alias TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (alias, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS aliases_by_id ON aliases(id);
 CREATE TABLE IF NOT EXISTS distro_status (
@@ -47,6 +55,11 @@ CREATE TABLE IF NOT EXISTS support (
 	PRIMARY KEY (ecosystem, pattern, kind)) WITHOUT ROWID;
 `
 
+// packsSchema holds the match index (pack.go). In schema 3 the affected
+// table's data column held each row's entries as JSON; from 4 it is empty.
+const packsSchema = `CREATE TABLE IF NOT EXISTS packs (
+	ecosystem TEXT NOT NULL, name TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (ecosystem, name));`
+
 // DB is an advisory database file.
 type DB struct {
 	sql  *sql.DB
@@ -54,6 +67,9 @@ type DB struct {
 	enc  *zstd.Encoder
 	dec  *zstd.Decoder
 	now  func() time.Time
+	// rowIndex: a schema-3 file opened read-only, whose entries are in
+	// the affected table's data column rather than in packs.
+	rowIndex bool
 }
 
 // Options configure Open.
@@ -83,7 +99,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	} else if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
-	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(0)"
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(0)&_pragma=mmap_size(1073741824)&_pragma=cache_size(-65536)"
 	if opts.ReadOnly {
 		dsn += "&mode=ro"
 	}
@@ -108,6 +124,11 @@ func (db *DB) init(ctx context.Context, readOnly bool) error {
 	var version string
 	err := db.sql.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'schema'`).Scan(&version)
 	switch {
+	case err == nil && version == schemaNoPacks && readOnly:
+		db.rowIndex = true
+		return nil
+	case err == nil && version == schemaNoPacks:
+		return db.migratePacks(ctx)
 	case err == nil:
 		if version != SchemaVersion {
 			return fmt.Errorf("database schema %s, this customs reads schema %s: rebuild it with `customs db update` or `customs db import`", version, SchemaVersion)
@@ -185,9 +206,13 @@ type txn struct {
 	putAff  *sql.Stmt
 	delAls  *sql.Stmt
 	putAls  *sql.Stmt
+	getPack *sql.Stmt
+	putPack *sql.Stmt
+	delPack *sql.Stmt
 	delta   *Delta
 	touched map[PackageKey]bool
 	seen    map[string]bool // ids written in this transaction
+	pend    pending         // index entries not yet merged into packs
 }
 
 func (db *DB) begin(ctx context.Context) (*txn, error) {
@@ -207,6 +232,9 @@ func (db *DB) begin(ctx context.Context) (*txn, error) {
 		{&t.putAff, `INSERT OR REPLACE INTO affected(ecosystem, name, id, data) VALUES (?,?,?,?)`},
 		{&t.delAls, `DELETE FROM aliases WHERE id = ?`},
 		{&t.putAls, `INSERT OR IGNORE INTO aliases(alias, id) VALUES (?,?)`},
+		{&t.getPack, `SELECT data FROM packs WHERE ecosystem = ? AND name = ?`},
+		{&t.putPack, `INSERT OR REPLACE INTO packs(ecosystem, name, data) VALUES (?,?,?)`},
+		{&t.delPack, `DELETE FROM packs WHERE ecosystem = ? AND name = ?`},
 	} {
 		if *p.s, err = tx.PrepareContext(ctx, p.sql); err != nil {
 			tx.Rollback()
@@ -219,6 +247,11 @@ func (db *DB) begin(ctx context.Context) (*txn, error) {
 func (t *txn) rollback() { t.tx.Rollback() }
 
 func (t *txn) commit() (*Delta, error) {
+	ctx := context.Background() // the import is read: merging packs finishes it
+	if err := t.flushPacks(ctx); err != nil {
+		t.rollback()
+		return nil, err
+	}
 	if err := t.tx.Commit(); err != nil {
 		return nil, err
 	}
@@ -293,8 +326,9 @@ func (t *txn) putRecord(ctx context.Context, raw []byte, r *Record, source strin
 	if withdrawn {
 		return nil
 	}
-	// One index row per (package, record), holding only that package's
-	// entries: matching reads these and inflates the record only on a hit.
+	// One affected row per (package, record), and that package's entries
+	// to merge into its pack: matching reads packs and inflates the record
+	// only on a hit.
 	byKey := map[PackageKey][]Affected{}
 	var order []PackageKey
 	for _, a := range r.Affected {
@@ -309,14 +343,14 @@ func (t *txn) putRecord(ctx context.Context, raw []byte, r *Record, source strin
 		byKey[k] = append(byKey[k], a)
 	}
 	for _, k := range order {
-		data, err := json.Marshal(byKey[k])
-		if err != nil {
+		if _, err := t.putAff.ExecContext(ctx, k.Ecosystem, k.Name, r.ID, []byte{}); err != nil {
 			return err
 		}
-		if _, err := t.putAff.ExecContext(ctx, k.Ecosystem, k.Name, r.ID, data); err != nil {
-			return err
-		}
+		t.pend.put(k, r.ID, encodeEntries(nil, byKey[k]))
 		t.touched[k] = true
+	}
+	if t.pend.bytes > pendingLimit {
+		return t.flushPacks(ctx)
 	}
 	return nil
 }
@@ -334,6 +368,7 @@ func (t *txn) dropAffected(ctx context.Context, id string) error {
 			return err
 		}
 		t.touched[k] = true
+		t.pend.remove(k, id)
 	}
 	rows.Close()
 	_, err = t.delAff.ExecContext(ctx, id)
@@ -361,9 +396,59 @@ type Candidate struct {
 	Affected []Affected
 }
 
-// Candidates returns, for each key, the records that name it. Keys are
-// looked up in batches, so ten thousand packages cost a few queries.
+// Candidates returns, for each key, the records that name it, in id order.
+// Keys are looked up in batches, so ten thousand packages cost a few
+// queries, and each key's records come from its one pack.
 func (db *DB) Candidates(ctx context.Context, keys []PackageKey) (map[PackageKey][]Candidate, error) {
+	if db.rowIndex {
+		return db.candidateRows(ctx, keys)
+	}
+	byEco := map[string][]string{}
+	for _, k := range keys {
+		byEco[k.Ecosystem] = append(byEco[k.Ecosystem], k.Name)
+	}
+	out := map[PackageKey][]Candidate{}
+	const batch = 400
+	for eco, names := range byEco {
+		sort.Strings(names)
+		names = dedupeSorted(names)
+		for i := 0; i < len(names); i += batch {
+			chunk := names[i:min(i+batch, len(names))]
+			args := make([]any, 0, len(chunk)+1)
+			args = append(args, eco)
+			for _, n := range chunk {
+				args = append(args, n)
+			}
+			q := `SELECT name, data FROM packs WHERE ecosystem = ? AND name IN (?` + strings.Repeat(",?", len(chunk)-1) + `)`
+			rows, err := db.sql.QueryContext(ctx, q, args...)
+			if err != nil {
+				return nil, err
+			}
+			for rows.Next() {
+				var name string
+				var data sql.RawBytes // decoded (copied) before the next row
+				if err := rows.Scan(&name, &data); err != nil {
+					rows.Close()
+					return nil, err
+				}
+				cs, err := decodePack(data)
+				if err != nil {
+					rows.Close()
+					return nil, fmt.Errorf("index pack %s/%s: %w", eco, name, err)
+				}
+				out[PackageKey{Ecosystem: eco, Name: name}] = cs
+			}
+			if err := rows.Close(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// candidateRows is Candidates for a schema-3 file opened read-only: one
+// JSON row per (package, record).
+func (db *DB) candidateRows(ctx context.Context, keys []PackageKey) (map[PackageKey][]Candidate, error) {
 	byEco := map[string][]string{}
 	for _, k := range keys {
 		byEco[k.Ecosystem] = append(byEco[k.Ecosystem], k.Name)
@@ -408,6 +493,69 @@ func (db *DB) Candidates(ctx context.Context, keys []PackageKey) (map[PackageKey
 	return out, nil
 }
 
+// migratePacks turns a schema-3 file into schema 4: each package's JSON
+// rows become its pack, and the rows keep only their keys.
+func (db *DB) migratePacks(ctx context.Context) error {
+	tx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, packsSchema); err != nil {
+		return err
+	}
+	var keys []PackageKey
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT ecosystem, name FROM affected ORDER BY ecosystem, name`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var k PackageKey
+		if err := rows.Scan(&k.Ecosystem, &k.Name); err != nil {
+			rows.Close()
+			return err
+		}
+		keys = append(keys, k)
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		rows, err := tx.QueryContext(ctx, `SELECT id, data FROM affected WHERE ecosystem = ? AND name = ? ORDER BY id`, k.Ecosystem, k.Name)
+		if err != nil {
+			return err
+		}
+		var recs []packRecord
+		for rows.Next() {
+			var id string
+			var data []byte
+			if err := rows.Scan(&id, &data); err != nil {
+				rows.Close()
+				return err
+			}
+			var aff []Affected
+			if err := json.Unmarshal(data, &aff); err != nil {
+				rows.Close()
+				return fmt.Errorf("migrating index entry %s/%s/%s: %w", k.Ecosystem, k.Name, id, err)
+			}
+			recs = append(recs, packRecord{id: id, entries: encodeEntries(nil, aff)})
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO packs(ecosystem, name, data) VALUES (?,?,?)`, k.Ecosystem, k.Name, encodePack(recs)); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE affected SET data = x''`); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO meta(key, value) VALUES ('schema', ?)`, SchemaVersion); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
 func dedupeSorted(s []string) []string {
 	out := s[:0]
 	for i, v := range s {
@@ -420,42 +568,119 @@ func dedupeSorted(s []string) []string {
 
 // Records inflates full records by id.
 func (db *DB) Records(ctx context.Context, ids []string) (map[string]*Record, error) {
-	out := map[string]*Record{}
-	const batch = 400
-	for i := 0; i < len(ids); i += batch {
-		chunk := ids[i:min(i+batch, len(ids))]
-		args := make([]any, len(chunk))
-		for j, id := range chunk {
-			args[j] = id
-		}
-		rows, err := db.sql.QueryContext(ctx, `SELECT id, body FROM records WHERE id IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, args...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var id string
-			var body []byte
-			if err := rows.Scan(&id, &body); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			raw, err := db.dec.DecodeAll(body, nil)
-			if err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("record %s: %w", id, err)
-			}
-			var r Record
-			if err := json.Unmarshal(raw, &r); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("record %s: %w", id, err)
-			}
-			out[id] = &r
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
+	return db.records(ctx, ids, false)
+}
+
+// RecordsWithoutAffected is Records for a caller that already holds the
+// affected entries it needs, as matching does (it read them from the
+// index): each record's affected list, often most of its bytes (listed
+// versions, Go symbols), is skipped instead of decoded, and Affected is nil.
+func (db *DB) RecordsWithoutAffected(ctx context.Context, ids []string) (map[string]*Record, error) {
+	return db.records(ctx, ids, true)
+}
+
+// skipJSON takes a JSON value and keeps nothing of it.
+type skipJSON struct{}
+
+func (*skipJSON) UnmarshalJSON([]byte) error { return nil }
+
+// records reads record bodies in batches and inflates and decodes them on
+// every core while the next rows are read: a scan with thousands of
+// findings needs thousands of records, and decoding them dominated it.
+func (db *DB) records(ctx context.Context, ids []string, lean bool) (map[string]*Record, error) {
+	type body struct {
+		id   string
+		data []byte
 	}
-	return out, nil
+	type decoded struct {
+		id  string
+		r   *Record
+		err error
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(ids)/32+1)
+	in := make(chan body, 64)
+	out := make(chan decoded, 64)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var raw []byte
+			for b := range in {
+				var err error
+				raw, err = db.dec.DecodeAll(b.data, raw[:0])
+				if err != nil {
+					out <- decoded{id: b.id, err: fmt.Errorf("record %s: %w", b.id, err)}
+					continue
+				}
+				var r *Record
+				if lean {
+					r, err = decodeRecordLean(raw)
+				} else {
+					r = &Record{}
+					err = json.Unmarshal(raw, r)
+				}
+				if err != nil {
+					err = fmt.Errorf("record %s: %w", b.id, err)
+				}
+				out <- decoded{id: b.id, r: r, err: err}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(out) }()
+
+	// Read rows here while the workers decode; their results are gathered
+	// by the goroutine below, so neither side waits on the other.
+	result := map[string]*Record{}
+	var firstErr error
+	gathered := make(chan struct{})
+	go func() {
+		defer close(gathered)
+		for d := range out {
+			if d.err != nil {
+				if firstErr == nil {
+					firstErr = d.err
+				}
+				continue
+			}
+			result[d.id] = d.r
+		}
+	}()
+	readErr := func() error {
+		defer close(in)
+		const batch = 400
+		for i := 0; i < len(ids); i += batch {
+			chunk := ids[i:min(i+batch, len(ids))]
+			args := make([]any, len(chunk))
+			for j, id := range chunk {
+				args[j] = id
+			}
+			rows, err := db.sql.QueryContext(ctx, `SELECT id, body FROM records WHERE id IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, args...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var b body
+				if err := rows.Scan(&b.id, &b.data); err != nil {
+					rows.Close()
+					return err
+				}
+				in <- b
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}()
+	<-gathered
+	if readErr != nil {
+		return nil, readErr
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return result, nil
 }
 
 // Raw returns a stored record as imported.

@@ -9,8 +9,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/customs-sec/customs"
 	"github.com/customs-sec/customs/advisory"
@@ -32,6 +36,7 @@ type target struct {
 	version string
 	scheme  version.Scheme
 	via     string // "source package glibc 2.36-9+deb12u4"
+	valid   bool   // the scheme accepts version (checked once, not per range)
 }
 
 // hit is one record affecting one target.
@@ -54,21 +59,66 @@ func Match(ctx context.Context, db *advisory.DB, inv *customs.Inventory) (*Resul
 	if err != nil {
 		return nil, fmt.Errorf("looking up advisories: %w", err)
 	}
+	// Targets that ask the same question get the same answer: the binary
+	// packages of one source package (same key, source version and "via"),
+	// a module in several Go binaries built for one platform. Questions are
+	// answered once each, on every core.
+	type question struct {
+		key                      advisory.PackageKey
+		version, via, goos, arch string
+		goPkg                    bool
+	}
+	qIndex := make([]int, len(targets))
+	var reps []int // the first target asking each question
+	byQuestion := map[question]int{}
+	for i, t := range targets {
+		q := question{key: t.key, version: t.version, via: t.via, goPkg: t.pkg.Type == customs.TypeGo}
+		if q.goPkg {
+			q.goos, q.arch = t.pkg.Metadata["build.GOOS"], t.pkg.Metadata["build.GOARCH"]
+		}
+		n, ok := byQuestion[q]
+		if !ok {
+			n = len(reps)
+			byQuestion[q] = n
+			reps = append(reps, i)
+		}
+		qIndex[i] = n
+	}
+	type answer struct {
+		hits []hit
+		bad  []string
+		git  int
+	}
+	answers := make([]answer, len(reps))
+	parallel(len(reps), func(n int) {
+		t := &targets[reps[n]]
+		t.valid = t.scheme.Valid(t.version) == nil
+		a := &answers[n]
+		for _, c := range cands[t.key] {
+			h, ok, bad, git := evaluate(*t, c)
+			a.git += git
+			if bad != "" {
+				a.bad = append(a.bad, bad)
+			}
+			if ok {
+				a.hits = append(a.hits, h)
+			}
+		}
+	})
 	hits := make([][]hit, len(targets))
 	need := map[string]bool{}
 	badVersions := map[string]bool{}
 	gitRanges := 0
-	for i, t := range targets {
-		for _, c := range cands[t.key] {
-			h, ok, bad, git := evaluate(t, c)
-			gitRanges += git
-			if bad != "" {
-				badVersions[bad] = true
-			}
-			if ok {
-				hits[i] = append(hits[i], h)
-				need[h.id] = true
-			}
+	for i := range targets {
+		a := &answers[qIndex[i]]
+		hits[i], gitRanges = a.hits, gitRanges+a.git
+	}
+	for _, a := range answers {
+		for _, b := range a.bad {
+			badVersions[b] = true
+		}
+		for _, h := range a.hits {
+			need[h.id] = true
 		}
 	}
 	for b := range badVersions {
@@ -82,7 +132,7 @@ func Match(ctx context.Context, db *advisory.DB, inv *customs.Inventory) (*Resul
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	recs, err := db.Records(ctx, ids)
+	recs, err := db.RecordsWithoutAffected(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("reading advisories: %w", err)
 	}
@@ -97,15 +147,61 @@ func Match(ctx context.Context, db *advisory.DB, inv *customs.Inventory) (*Resul
 	if st.dsa, err = db.AliasesOf(ctx, allIDs); err != nil {
 		return nil, err
 	}
+	// A question's findings are the same for every target asking it but
+	// for the package itself: made once (on every core), copied for the
+	// others.
+	made := make([][]customs.Finding, len(reps))
+	parallel(len(reps), func(n int) {
+		if i := reps[n]; len(hits[i]) > 0 {
+			made[n] = findings(targets[i], hits[i], recs, st)
+		}
+	})
 	for i, t := range targets {
-		if len(hits[i]) == 0 {
+		n := qIndex[i]
+		if reps[n] == i {
+			res.Findings = append(res.Findings, made[n]...)
 			continue
 		}
-		res.Findings = append(res.Findings, findings(t, hits[i], recs, st)...)
+		for _, f := range made[n] {
+			res.Findings = append(res.Findings, forPackage(f, t.pkg))
+		}
 	}
 	SortFindings(res.Findings)
 	sort.Strings(res.Notes)
 	return res, nil
+}
+
+// forPackage copies a finding made for another package asking the same
+// question (another binary of the same source package) to p, sharing no
+// slice with it.
+func forPackage(f customs.Finding, p *customs.Package) customs.Finding {
+	f.Package, f.Installed, f.Layer, f.Locations = p.Ref(), p.Version, p.Layer, p.Locations
+	f.Records = slices.Clone(f.Records)
+	f.Aliases = slices.Clone(f.Aliases)
+	f.References = slices.Clone(f.References)
+	f.CVSS = slices.Clone(f.CVSS)
+	return f
+}
+
+// parallel calls fn(0..n-1) on every core.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/64+1)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // targetsOf decides, per package, which advisory key and version to match.
@@ -165,26 +261,12 @@ func evaluate(t target, c advisory.Candidate) (h hit, affected bool, badVersion 
 			continue
 		}
 		entryHit, entryFixed := false, ""
-		for _, v := range a.Versions {
-			if v == t.version {
-				entryHit = true
-				break
-			}
-			if cmp, err := t.scheme.Compare(v, t.version); err == nil && cmp == 0 {
-				entryHit = true
-				break
-			}
-		}
 		for _, r := range a.Ranges {
 			if r.Type == "GIT" {
 				gitRanges++
 				continue
 			}
-			evs := make([]version.Event, len(r.Events))
-			for i, e := range r.Events {
-				evs[i] = version.Event{Introduced: e.Introduced, Fixed: e.Fixed, LastAffected: e.LastAffected, Limit: e.Limit}
-			}
-			in, fixed, err := version.Affected(t.scheme, evs, t.version)
+			in, fixed, err := t.affected(r.Events)
 			if err != nil {
 				badVersion = fmt.Sprintf("%s: range not evaluated for %s: %v", c.ID, t.via, err)
 				continue
@@ -196,6 +278,15 @@ func evaluate(t target, c advisory.Candidate) (h hit, affected bool, badVersion 
 				}
 			}
 		}
+		// Listed versions matter only when no range holds the version
+		// (the ranges alone name the fix).
+		for i := 0; i < len(a.Versions) && !entryHit; i++ {
+			entryHit = a.Versions[i] == t.version
+		}
+		for i := 0; i < len(a.Versions) && !entryHit; i++ {
+			cmp, err := t.scheme.Compare(a.Versions[i], t.version)
+			entryHit = err == nil && cmp == 0
+		}
 		if entryHit {
 			affected = true
 			h.entries = append(h.entries, a)
@@ -205,6 +296,37 @@ func evaluate(t target, c advisory.Candidate) (h hit, affected bool, badVersion 
 		}
 	}
 	return h, affected, badVersion, gitRanges
+}
+
+// affected evaluates one range for the target's version. The two shapes
+// nearly every record uses, {introduced: 0} and {introduced: 0} then one
+// {fixed} or {last_affected}, take one comparison here; version.Affected,
+// which validates and sorts every event first, decides everything else and
+// every error, so the answers (and messages) are the same.
+func (t *target) affected(events []advisory.Event) (bool, string, error) {
+	if t.valid && len(events) <= 2 && len(events) > 0 && events[0] == (advisory.Event{Introduced: "0"}) {
+		if len(events) == 1 {
+			return true, "", nil
+		}
+		switch e := events[1]; {
+		case e.Fixed != "" && e.Introduced == "" && e.LastAffected == "" && e.Limit == "":
+			if c, err := t.scheme.Compare(t.version, e.Fixed); err == nil {
+				if c < 0 {
+					return true, e.Fixed, nil
+				}
+				return false, "", nil
+			}
+		case e.LastAffected != "" && e.Introduced == "" && e.Fixed == "" && e.Limit == "":
+			if c, err := t.scheme.Compare(t.version, e.LastAffected); err == nil {
+				return c <= 0, "", nil
+			}
+		}
+	}
+	evs := make([]version.Event, len(events))
+	for i, e := range events {
+		evs[i] = version.Event{Introduced: e.Introduced, Fixed: e.Fixed, LastAffected: e.LastAffected, Limit: e.Limit}
+	}
+	return version.Affected(t.scheme, evs, t.version)
 }
 
 // goPlatformApplies reads the Go vulnerability database's

@@ -398,62 +398,51 @@ type Candidate struct {
 
 // Candidates returns, for each key, the records that name it, in id order.
 // Keys are looked up in batches, so ten thousand packages cost a few
-// queries, and each key's records come from its one pack.
+// queries, and each key's records come from its one pack (a schema-3 file
+// opened read-only: from its one JSON row per package and record).
 func (db *DB) Candidates(ctx context.Context, keys []PackageKey) (map[PackageKey][]Candidate, error) {
-	if db.rowIndex {
-		return db.candidateRows(ctx, keys)
-	}
-	byEco := map[string][]string{}
-	for _, k := range keys {
-		byEco[k.Ecosystem] = append(byEco[k.Ecosystem], k.Name)
-	}
 	out := map[PackageKey][]Candidate{}
-	const batch = 400
-	for eco, names := range byEco {
-		sort.Strings(names)
-		names = dedupeSorted(names)
-		for i := 0; i < len(names); i += batch {
-			chunk := names[i:min(i+batch, len(names))]
-			args := make([]any, 0, len(chunk)+1)
-			args = append(args, eco)
-			for _, n := range chunk {
-				args = append(args, n)
+	if db.rowIndex {
+		err := db.eachNameBatch(ctx, keys, `SELECT name, id, data FROM affected`, func(eco string, rows *sql.Rows) error {
+			var name, id string
+			var data []byte
+			if err := rows.Scan(&name, &id, &data); err != nil {
+				return err
 			}
-			q := `SELECT name, data FROM packs WHERE ecosystem = ? AND name IN (?` + strings.Repeat(",?", len(chunk)-1) + `)`
-			rows, err := db.sql.QueryContext(ctx, q, args...)
-			if err != nil {
-				return nil, err
+			var aff []Affected
+			if err := json.Unmarshal(data, &aff); err != nil {
+				return fmt.Errorf("index entry %s/%s/%s: %w", eco, name, id, err)
 			}
-			for rows.Next() {
-				var name string
-				var data sql.RawBytes // decoded (copied) before the next row
-				if err := rows.Scan(&name, &data); err != nil {
-					rows.Close()
-					return nil, err
-				}
-				cs, err := decodePack(data)
-				if err != nil {
-					rows.Close()
-					return nil, fmt.Errorf("index pack %s/%s: %w", eco, name, err)
-				}
-				out[PackageKey{Ecosystem: eco, Name: name}] = cs
-			}
-			if err := rows.Close(); err != nil {
-				return nil, err
-			}
-		}
+			k := PackageKey{Ecosystem: eco, Name: name}
+			out[k] = append(out[k], Candidate{ID: id, Affected: aff})
+			return nil
+		})
+		return out, err
 	}
-	return out, nil
+	err := db.eachNameBatch(ctx, keys, `SELECT name, data FROM packs`, func(eco string, rows *sql.Rows) error {
+		var name string
+		var data sql.RawBytes // decoded (copied) before the next row
+		if err := rows.Scan(&name, &data); err != nil {
+			return err
+		}
+		cs, err := decodePack(data)
+		if err != nil {
+			return fmt.Errorf("index pack %s/%s: %w", eco, name, err)
+		}
+		out[PackageKey{Ecosystem: eco, Name: name}] = cs
+		return nil
+	})
+	return out, err
 }
 
-// candidateRows is Candidates for a schema-3 file opened read-only: one
-// JSON row per (package, record).
-func (db *DB) candidateRows(ctx context.Context, keys []PackageKey) (map[PackageKey][]Candidate, error) {
+// eachNameBatch runs selectFrom (a SELECT … FROM table whose rows have
+// ecosystem and name columns) for the keys, grouped by ecosystem in
+// batches of names, and hands each row to fn.
+func (db *DB) eachNameBatch(ctx context.Context, keys []PackageKey, selectFrom string, fn func(eco string, rows *sql.Rows) error) error {
 	byEco := map[string][]string{}
 	for _, k := range keys {
 		byEco[k.Ecosystem] = append(byEco[k.Ecosystem], k.Name)
 	}
-	out := map[PackageKey][]Candidate{}
 	const batch = 400
 	for eco, names := range byEco {
 		sort.Strings(names)
@@ -465,32 +454,22 @@ func (db *DB) candidateRows(ctx context.Context, keys []PackageKey) (map[Package
 			for _, n := range chunk {
 				args = append(args, n)
 			}
-			q := `SELECT name, id, data FROM affected WHERE ecosystem = ? AND name IN (?` + strings.Repeat(",?", len(chunk)-1) + `)`
-			rows, err := db.sql.QueryContext(ctx, q, args...)
+			rows, err := db.sql.QueryContext(ctx, selectFrom+` WHERE ecosystem = ? AND name IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, args...)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			for rows.Next() {
-				var name, id string
-				var data []byte
-				if err := rows.Scan(&name, &id, &data); err != nil {
+				if err := fn(eco, rows); err != nil {
 					rows.Close()
-					return nil, err
+					return err
 				}
-				var aff []Affected
-				if err := json.Unmarshal(data, &aff); err != nil {
-					rows.Close()
-					return nil, fmt.Errorf("index entry %s/%s/%s: %w", eco, name, id, err)
-				}
-				k := PackageKey{Ecosystem: eco, Name: name}
-				out[k] = append(out[k], Candidate{ID: id, Affected: aff})
 			}
 			if err := rows.Close(); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // migratePacks turns a schema-3 file into schema 4: each package's JSON

@@ -351,7 +351,7 @@ func (s *Server) addAdvisories(w http.ResponseWriter, r *http.Request) {
 	}
 	delta, err := s.syncPrivate(r.Context())
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "advisories: "+err.Error())
+		writeError(w, http.StatusInternalServerError, "advisories recorded, importing them here failed: "+err.Error())
 		return
 	}
 	s.kick()

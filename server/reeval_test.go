@@ -68,6 +68,12 @@ func TestIncrementalReevaluationAgreesWithFullJudgement(t *testing.T) {
 	os.WriteFile(data, []byte("customs:\n  settings:\n    signature: {enabled: false}\n    root_user: {enabled: false}\n    secrets: {enabled: false}\n    misconfigurations: {enabled: false}\n"+
 		"    vulnerabilities: {severities: [critical, high, medium]}\n  exceptions:\n  - {rule: vulnerability, id: CVE-2023-4911, reason: test, expires: 2999-01-01}\n"), 0o644)
 	engines["vulnerabilities only"] = policy.Options{DataFiles: []string{data}}
+	// Every built-in rule on: rules about the image itself must not leak
+	// into what a finding is judged to be.
+	all := filepath.Join(t.TempDir(), "all-rules.yaml")
+	os.WriteFile(all, []byte("customs:\n  settings:\n    registries: {enabled: true, allowed: [registry.example]}\n    base_images: {enabled: true, allowed: [debian]}\n"+
+		"    image_age: {enabled: true, max_days: 1}\n    required_labels: {enabled: true}\n    vulnerabilities: {fix_age_days: 30}\n"), 0o644)
+	engines["every rule"] = policy.Options{DataFiles: []string{all}}
 
 	storetest.Each(t, func(t *testing.T, url string) {
 		for name, opts := range engines {
@@ -132,6 +138,15 @@ func TestIncrementalReevaluationAgreesWithFullJudgement(t *testing.T) {
 					t.Fatal(err)
 				}
 				apply("second half added", delta)
+				stale := 0
+				for _, inv := range invs {
+					if d, err := st.Image(ctx, inv.Image.ID(), false); err == nil && d.Stale {
+						stale++
+					}
+				}
+				if stale == 0 {
+					t.Fatal("no image was updated package by package (none is stale): the test compared the whole path with itself")
+				}
 				// Withdraw every other record of the second half.
 				var withdrawn strings.Builder
 				for i, p := range second {

@@ -304,9 +304,17 @@ func (s *Server) reevalJob(ctx context.Context, owner string, j *store.Job) (str
 	}
 	start := time.Now()
 	var st reevalStats
-	if s.cfg.Policy.FindingLocal() {
+	whole := !s.cfg.Policy.FindingLocal()
+	if !whole {
 		err = s.reevalByPackage(ctx, req, &st)
-	} else {
+		if errors.Is(err, errJudgeWhole) {
+			// What was applied by package stays; judging whole finds it
+			// unchanged and records nothing twice.
+			s.log.Warn("re-judging images whole", "cause", req.Cause, "err", err)
+			st, whole = reevalStats{}, true
+		}
+	}
+	if whole {
 		var ids []int64
 		if ids, err = s.st.ImagesWithPackages(ctx, req.Packages); err == nil {
 			err = s.reevalImages(ctx, ids, req.Cause, &st)
@@ -321,7 +329,13 @@ func (s *Server) reevalJob(ctx context.Context, owner string, j *store.Job) (str
 	return fmt.Sprintf("%d images re-judged, %d changed", st.images, st.changed), nil
 }
 
+// reevalStats count what a re-evaluation did. Judged by package, an image
+// holding several changed packages counts once per package.
 type reevalStats struct{ images, changed, groups int }
+
+// errJudgeWhole says a package's findings could not be judged on their own
+// (the policy failed on findings without an image): judge images whole.
+var errJudgeWhole = errors.New("findings cannot be judged apart from their image")
 
 // reevalImages re-judges images one by one from their stored inventories.
 func (s *Server) reevalImages(ctx context.Context, ids []int64, cause string, st *reevalStats) error {
@@ -386,7 +400,7 @@ func (s *Server) reevalByPackage(ctx context.Context, req reevalRequest, st *ree
 			}
 			effects, deny, err := s.cfg.Policy.FindingEffects(ctx, findings, now)
 			if err != nil {
-				return err
+				return fmt.Errorf("%w: %v", errJudgeWhole, err)
 			}
 			em := map[string]string{}
 			for i, f := range findings {

@@ -108,7 +108,7 @@ CREATE TABLE private_advisories (seq {ID}, body {BLOB} NOT NULL, actor TEXT NOT 
 `,
 }
 
-func (s *Store) migrate(ctx context.Context) error {
+func (s *Store) migrate(ctx context.Context, upTo int) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	if have > len(migrations) {
 		return fmt.Errorf("database schema version %d is newer than this customs knows (%d): upgrade customs", have, len(migrations))
 	}
-	for v := have + 1; v <= len(migrations); v++ {
+	for v := have + 1; v <= upTo; v++ {
 		ddl := migrations[v-1]
 		id, blob := "INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB"
 		if s.dialect == Postgres {

@@ -54,6 +54,12 @@ type Store struct {
 // Open opens (and migrates) the database a URL names: postgres://… or
 // postgresql://… for PostgreSQL, sqlite:PATH or a plain path for SQLite.
 func Open(ctx context.Context, url string) (*Store, error) {
+	return openAt(ctx, url, len(migrations))
+}
+
+// openAt opens a database migrated up to a schema version (tests of
+// migrations open an old one).
+func openAt(ctx context.Context, url string, version int) (*Store, error) {
 	s := &Store{}
 	var err error
 	switch {
@@ -85,7 +91,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	}
 	s.enc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
 	s.dec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(256<<20))
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, version); err != nil {
 		s.db.Close()
 		return nil, fmt.Errorf("migrating %s: %w", redactURL(url), err)
 	}

@@ -100,7 +100,17 @@ func isProvenance(d v1.Descriptor) bool {
 		return true
 	}
 	k := d.Annotations[cosignKindAnnotation]
-	return k == cosignKindSigs || k == cosignKindAtts || d.ArtifactType != ""
+	if k == cosignKindSigs || k == cosignKindAtts {
+		return true
+	}
+	// Only the artifact types of signatures and attestations: an ordinary
+	// image may carry an artifactType too (OCI 1.1 writers set it).
+	return isProvenanceArtifactType(d.ArtifactType)
+}
+
+func isProvenanceArtifactType(t string) bool {
+	return t == cosignSigArtifactType || t == cosignAttArtifactType || strings.HasPrefix(t, bundleArtifactTypePrefix) ||
+		t == "application/vnd.in-toto+json" || t == "application/vnd.dsse.envelope.v1+json"
 }
 
 func (s *layoutStore) resolve(ctx context.Context, platform string) (v1.Descriptor, error) {

@@ -60,18 +60,22 @@ type Image struct {
 	Source string `json:"source"`
 	// ManifestDigest is empty when the source has no manifest of its own
 	// (a classic docker save archive, a directory).
-	ManifestDigest string     `json:"manifest_digest,omitempty"`
-	ConfigDigest   string     `json:"config_digest,omitempty"`
-	MediaType      string     `json:"media_type,omitempty"`
-	RepoTags       []string   `json:"repo_tags,omitempty"`
-	RepoDigests    []string   `json:"repo_digests,omitempty"`
-	OS             string     `json:"os,omitempty"`
-	Architecture   string     `json:"architecture,omitempty"`
-	Variant        string     `json:"variant,omitempty"`
-	Created        *time.Time `json:"created,omitempty"`
-	Layers         []Layer    `json:"layers,omitempty"`
-	Config         *Config    `json:"config,omitempty"`
-	History        []History  `json:"history,omitempty"`
+	ManifestDigest string `json:"manifest_digest,omitempty"`
+	// IndexDigest is the multi-platform index the image was picked from,
+	// when it was: signatures made on the index (cosign signs what a tag
+	// names) vouch for it too.
+	IndexDigest  string     `json:"index_digest,omitempty"`
+	ConfigDigest string     `json:"config_digest,omitempty"`
+	MediaType    string     `json:"media_type,omitempty"`
+	RepoTags     []string   `json:"repo_tags,omitempty"`
+	RepoDigests  []string   `json:"repo_digests,omitempty"`
+	OS           string     `json:"os,omitempty"`
+	Architecture string     `json:"architecture,omitempty"`
+	Variant      string     `json:"variant,omitempty"`
+	Created      *time.Time `json:"created,omitempty"`
+	Layers       []Layer    `json:"layers,omitempty"`
+	Config       *Config    `json:"config,omitempty"`
+	History      []History  `json:"history,omitempty"`
 }
 
 // ID is the most specific identity the image has: the manifest digest, else

@@ -212,7 +212,11 @@ func loadFromDescriptor(ctx context.Context, store blobStore, desc v1.Descriptor
 		if err != nil {
 			return nil, fmt.Errorf("index %s: %w", desc.Digest, err)
 		}
-		return loadFromDescriptor(ctx, store, child, opts, depth+1)
+		img, err := loadFromDescriptor(ctx, store, child, opts, depth+1)
+		if err == nil && depth == 0 {
+			img.Info.IndexDigest = desc.Digest.String()
+		}
+		return img, err
 	}
 	if !mt.IsImage() {
 		return nil, fmt.Errorf("%s is a %s, not an image manifest", desc.Digest, mt)

@@ -51,7 +51,7 @@ func openRegistry(ctx context.Context, r Reference, opts *Options) (*Image, erro
 		return nil, err
 	}
 	var img v1.Image
-	digest := desc.Digest
+	digest, indexDigest := desc.Digest, ""
 	if desc.MediaType.IsIndex() {
 		idx, err := desc.ImageIndex()
 		if err != nil {
@@ -69,6 +69,7 @@ func openRegistry(ctx context.Context, r Reference, opts *Options) (*Image, erro
 			return nil, err
 		}
 		digest = child.Digest
+		indexDigest = desc.Digest.String()
 	} else if img, err = desc.Image(); err != nil {
 		return nil, err
 	}
@@ -92,6 +93,7 @@ func openRegistry(ctx context.Context, r Reference, opts *Options) (*Image, erro
 	}
 	out := &Image{Info: imageInfo(cfg)}
 	out.Info.ManifestDigest = digest.String()
+	out.Info.IndexDigest = indexDigest
 	out.Info.ConfigDigest = m.Config.Digest.String()
 	out.Info.MediaType = string(m.MediaType)
 	out.Info.RepoDigests = []string{ref.Context().Name() + "@" + digest.String()}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -108,7 +109,9 @@ func (f *provenanceFlags) verifier(a *app, img imageFlags) pipeline.Provenance {
 	}
 	trust := *f.trust
 	trust.Insecure = img.insecure
-	v, err := provenance.NewVerifier(trust, nil)
+	// A cache of this command's own: the process-wide one would keep an
+	// "unsigned" answer for minutes in a process that runs many commands.
+	v, err := provenance.NewVerifier(trust, provenance.NewCache(time.Minute, 16))
 	return func(ctx context.Context, im customs.Image) (signatures, attestations []any, _ error) {
 		if err != nil {
 			return nil, nil, err
@@ -125,11 +128,28 @@ func (f *provenanceFlags) verifier(a *app, img imageFlags) pipeline.Provenance {
 			a.log.Debug("provenance verified", "ref", ref, "signatures", len(ev.Signatures), "valid", len(ev.VerifiedSignatures()), "cached", ev.Cached)
 		}
 		signatures, attestations = []any{}, []any{}
-		for _, s := range ev.Signatures {
-			signatures = append(signatures, s)
+		add := func(ev *provenance.Evidence) {
+			for _, s := range ev.Signatures {
+				signatures = append(signatures, s)
+			}
+			for _, at := range ev.Attestations {
+				attestations = append(attestations, at)
+			}
 		}
-		for _, at := range ev.Attestations {
-			attestations = append(attestations, at)
+		add(ev)
+		// A tag naming a multi-platform index is signed at the index (what
+		// cosign sign does by default), so its signatures count for the
+		// platform image picked from it.
+		if im.IndexDigest != "" {
+			iref, err := refAt(im, im.IndexDigest)
+			if err != nil {
+				return nil, nil, err
+			}
+			iev, err := v.Verify(ctx, iref)
+			if err != nil {
+				return nil, nil, fmt.Errorf("verifying the index %s: %w", iref, err)
+			}
+			add(iev)
 		}
 		return signatures, attestations, nil
 	}
@@ -142,6 +162,11 @@ func digestRef(im customs.Image) (string, error) {
 	if im.ManifestDigest == "" {
 		return "", fmt.Errorf("the %s image %s has no manifest digest to verify signatures of", im.Source, im.Ref)
 	}
+	return refAt(im, im.ManifestDigest)
+}
+
+// refAt names the image's repository or layout at digest.
+func refAt(im customs.Image, digest string) (string, error) {
 	r, err := image.ParseReference(im.Ref)
 	if err != nil {
 		return "", err
@@ -149,7 +174,7 @@ func digestRef(im customs.Image) (string, error) {
 	switch r.Transport {
 	case image.TransportRegistry:
 		for _, d := range im.RepoDigests {
-			if strings.HasSuffix(d, "@"+im.ManifestDigest) {
+			if strings.HasSuffix(d, "@"+digest) {
 				return d, nil
 			}
 		}
@@ -159,9 +184,9 @@ func digestRef(im customs.Image) (string, error) {
 		} else if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
 			name = name[:i]
 		}
-		return name + "@" + im.ManifestDigest, nil
+		return name + "@" + digest, nil
 	case image.TransportOCI:
-		return "oci:" + r.Path + ":" + im.ManifestDigest, nil
+		return "oci:" + r.Path + ":" + digest, nil
 	}
 	return "", fmt.Errorf("signatures are kept in a registry or an OCI layout (oci:DIR); a %s image has none to verify", r.Transport)
 }

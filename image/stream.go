@@ -83,7 +83,7 @@ func newLayerStream(rc io.Reader, info layerSpec, limits Limits, progress func(i
 		}
 		src = io.TeeReader(src, s.hasher)
 	}
-	s.buffered = bufio.NewReaderSize(src, 1<<20)
+	s.buffered = bufio.NewReaderSize(src, 256<<10)
 	magic, err := s.buffered.Peek(6)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%s: reading blob: %w", s.label, err)
@@ -104,7 +104,7 @@ func newLayerStream(rc io.Reader, info layerSpec, limits Limits, progress func(i
 				return nil, fmt.Errorf("%s: %w", s.label, err)
 			}
 			s.ext = d
-			s.dec = bufio.NewReaderSize(d.stdout, 1<<20)
+			s.dec = bufio.NewReaderSize(d.stdout, 256<<10)
 			s.closeDec = d.stop
 			break
 		}

@@ -176,7 +176,7 @@ type Inspector struct {
 	// CacheKey distinguishes cataloger sets sharing one cache.
 	CacheKey string
 	// SharedBufferLimit bounds the in-memory copy of a file that several
-	// catalogers want; larger files go to a temporary file.
+	// catalogers want (default 1 MiB); larger files go to a temporary file.
 	SharedBufferLimit int64
 	// OnLayerRead is told each time a layer is actually read (not cached).
 	OnLayerRead func(index int, diffID string)
@@ -278,7 +278,10 @@ func (in *Inspector) readLayer(ctx context.Context, l image.Layer, index int, tm
 	links := map[string]string{} // hardlink path -> target, for wanted links
 	shared := in.SharedBufferLimit
 	if shared <= 0 {
-		shared = 64 << 20
+		// Larger shared files (executables both the Go and Rust catalogers
+		// read) spill to a scan-private temp file: holding a 10 MB binary per
+		// layer in memory, twice, was most of a scan's peak memory.
+		shared = 1 << 20
 	}
 	var buf bytes.Buffer
 	var header [HeaderSize]byte
@@ -412,6 +415,7 @@ func fanOut(content io.Reader, e *image.Entry, n int, limit int64, buf *bytes.Bu
 	out := make([]io.Reader, n)
 	if e.Size <= limit {
 		buf.Reset()
+		buf.Grow(int(e.Size) + bytes.MinRead) // once, not by doubling
 		if _, err := io.Copy(buf, io.LimitReader(content, limit+1)); err != nil {
 			return nil, nil, err
 		}

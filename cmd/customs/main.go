@@ -34,7 +34,9 @@ func main() {
 	defer stop()
 	app := &app{stdout: os.Stdout, stderr: os.Stderr}
 	root := app.rootCommand()
+	stopProfiles := startProfiles()
 	err := root.ExecuteContext(ctx)
+	stopProfiles()
 	if err == nil {
 		return
 	}

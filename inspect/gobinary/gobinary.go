@@ -102,6 +102,11 @@ func (c *Cataloger) Parse(ctx context.Context, f *inspect.File, r io.Reader) (*i
 		return ParseGoMod(f.Path, b)
 	}
 	size := f.Entry.Size
+	// A file several catalogers share comes with random access (an
+	// in-memory copy or a spill file): debug/buildinfo reads it in place.
+	if ra, ok := r.(io.ReaderAt); ok && f.Entry.Mode&0o111 != 0 {
+		return parseAt(ra)
+	}
 	if f.Entry.Mode&0o111 == 0 || size > maxInMemory {
 		return c.scan(r)
 	}
@@ -124,6 +129,20 @@ func (c *Cataloger) Parse(ctx context.Context, f *inspect.File, r io.Reader) (*i
 		return &inspect.Parsed{Warnings: []string{"Go build information unreadable: " + err.Error()}}, nil
 	}
 	return &inspect.Parsed{Packages: Packages(bi)}, nil
+}
+
+// parseAt reads build information from a binary with random access.
+func parseAt(ra io.ReaderAt) (*inspect.Parsed, error) {
+	bi, err := buildinfo.Read(ra)
+	switch {
+	case err == nil:
+		return &inspect.Parsed{Packages: Packages(bi)}, nil
+	case strings.Contains(err.Error(), "not a Go executable"), strings.Contains(err.Error(), "unrecognized file format"):
+		return nil, nil
+	}
+	// A Go binary whose build information cannot be read (corrupt, or one
+	// that embeds another): not one we can inventory.
+	return &inspect.Parsed{Warnings: []string{"Go build information unreadable: " + err.Error()}}, nil
 }
 
 // errOldFormat marks build information written before Go 1.18 (pointers

@@ -417,6 +417,7 @@ func TestGemfileLocksMatchBundler(t *testing.T) {
 	}
 	sort.Strings(want)
 	var got []string
+	var gotPlatforms [][2]string // line, platform as the file spells it
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -428,8 +429,33 @@ func TestGemfileLocksMatchBundler(t *testing.T) {
 		}
 		for _, p := range ps {
 			src, _, _ := strings.Cut(p.Metadata["source"], "+")
-			got = append(got, strings.TrimRight(f+"\t"+p.Name+" "+p.Version+" "+src+" "+p.Metadata["platform"], " "))
+			gotPlatforms = append(gotPlatforms, [2]string{f + "\t" + p.Name + " " + p.Version + " " + src, p.Metadata["platform"]})
 		}
+	}
+	// customs reports a platform as the file spells it; Bundler reports
+	// RubyGems' canonical form (older RubyGems spell x86_64-linux-gnu as
+	// x86_64-linux). Canonicalize ours with the same RubyGems to compare.
+	canon := map[string]string{}
+	var plats []string
+	for _, gp := range gotPlatforms {
+		if gp[1] != "" && canon[gp[1]] == "" {
+			canon[gp[1]] = gp[1]
+			plats = append(plats, gp[1])
+		}
+	}
+	if len(plats) > 0 {
+		out, err := exec.Command(rb, append([]string{"-e", "ARGV.each { |p| puts Gem::Platform.new(p).to_s }"}, plats...)...).Output()
+		if err != nil {
+			t.Fatalf("ruby Gem::Platform: %v", err)
+		}
+		for i, c := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if i < len(plats) {
+				canon[plats[i]] = c
+			}
+		}
+	}
+	for _, gp := range gotPlatforms {
+		got = append(got, strings.TrimRight(gp[0]+" "+canon[gp[1]], " "))
 	}
 	sort.Strings(got)
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {

@@ -45,6 +45,11 @@ func parseBinary(size int64, r io.Reader) (out *inspect.Parsed, err error) {
 			out, err = nil, fmt.Errorf("unreadable ELF file: %v", p)
 		}
 	}()
+	if ra, ok := r.(io.ReaderAt); ok {
+		// Random access (a file several catalogers share): debug/elf reads
+		// just the headers and the section, nothing is buffered.
+		return auditableAt(ra)
+	}
 	head := make([]byte, 64)
 	n, err := io.ReadFull(r, head)
 	if err != nil {
@@ -111,6 +116,29 @@ func parseBinary(size int64, r io.Reader) (out *inspect.Parsed, err error) {
 	}
 	raw := make([]byte, sec.FileSize)
 	if _, err := data.ReadAt(raw, int64(sec.Offset)); err != nil {
+		return nil, fmt.Errorf("reading %s section: %w", auditSection, err)
+	}
+	pkgs, err := ParseAuditData(raw)
+	if err != nil {
+		return nil, err
+	}
+	return &inspect.Parsed{Packages: pkgs}, nil
+}
+
+func auditableAt(ra io.ReaderAt) (*inspect.Parsed, error) {
+	ef, err := elf.NewFile(ra)
+	if err != nil {
+		return nil, nil // not an ELF file debug/elf can read: no audit data to trust
+	}
+	sec := ef.Section(auditSection)
+	if sec == nil || sec.Type == elf.SHT_NOBITS {
+		return nil, nil
+	}
+	if sec.FileSize > maxAudit {
+		return &inspect.Parsed{Warnings: []string{fmt.Sprintf("cargo-auditable section of %d bytes at offset %d not read", sec.FileSize, sec.Offset)}}, nil
+	}
+	raw := make([]byte, sec.FileSize)
+	if _, err := ra.ReadAt(raw, int64(sec.Offset)); err != nil {
 		return nil, fmt.Errorf("reading %s section: %w", auditSection, err)
 	}
 	pkgs, err := ParseAuditData(raw)

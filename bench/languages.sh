@@ -2,7 +2,9 @@
 # Compares `customs sbom` with Syft on one image: wall time, peak RSS
 # (/usr/bin/time -f) and packages per ecosystem (purl type), as ratios
 # customs/Syft, then the packages only one of them found.
-#   bench/languages.sh [REF]    REF: a ref name in the corpus layout (default debian-app)
+#   bench/languages.sh [REF]    REF: a ref name in the corpus layout (default: each in turn)
+# Each remaining difference is printed with its reason from
+# bench/languages-known.tsv; the script exits 1 if any is unexplained.
 # Syft comes from PATH or $TOOLS_CACHE (~/.cache/customs-tools; build it with
 # bench/build-peers.sh syft). Without Syft only customs' numbers are printed.
 set -euo pipefail
@@ -10,7 +12,14 @@ export GOTOOLCHAIN=local
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CORPUS=${CORPUS:-$ROOT/../shared/corpus}
 TOOLS=${TOOLS_CACHE:-$HOME/.cache/customs-tools}
-REF=${1:-debian-app}
+if [ $# -eq 0 ]; then # every image in the corpus layout, one after another
+  rc=0
+  for r in $(python3 -c 'import json,sys; [print(m["annotations"]["org.opencontainers.image.ref.name"]) for m in json.load(open(sys.argv[1]))["manifests"]]' "$CORPUS/images/oci/index.json"); do
+    "$0" "$r" || rc=1; echo
+  done
+  exit $rc
+fi
+REF=$1
 LAYOUT=$CORPUS/images/oci
 [ -f "$LAYOUT/index.json" ] || { echo "no corpus layout at $LAYOUT (set CORPUS)"; exit 1; }
 command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (GNU time)"; exit 1; }
@@ -46,9 +55,9 @@ else
   echo "Syft not found (PATH or $TOOLS); build it with bench/build-peers.sh syft"
 fi
 
-python3 - "$T" "$have_syft" "$REF" <<'PY'
+python3 - "$T" "$have_syft" "$REF" "$ROOT/bench/languages-known.tsv" <<'PY'
 import json, sys, re, collections, urllib.parse
-T, have_syft, ref = sys.argv[1], sys.argv[2] == "1", sys.argv[3]
+T, have_syft, ref, known_file = sys.argv[1], sys.argv[2] == "1", sys.argv[3], sys.argv[4]
 def purls(f):
     out = set()
     def walk(x):
@@ -87,10 +96,27 @@ for ty in types:
     row = f"{ty:10}" + "".join(f"{n:>12}" for n in c)
     if have_syft: row += f"   {c[0] / c[1]:.2f}" if c[1] else "   -"
     print(row)
+known = []
+for line in open(known_file):
+    if line.startswith("#") or not line.strip(): continue
+    side, ty, name, version, reason = line.rstrip("\n").split("\t", 4)
+    known.append((side, ty, re.compile(name), re.compile(version), reason))
+def reason(side, k):
+    for s, ty, name, version, why in known:
+        if s == side and ty == k[0] and name.fullmatch(k[1]) and version.fullmatch(k[2]):
+            return why
+    return None
+unexplained = 0
 if have_syft:
     for a, b in (("customs", "syft"), ("syft", "customs")):
         only = sorted(sets[a] - sets[b])
         print(f"\nonly {a} ({len(only)}):")
-        for k in only[:40]: print("  " + " ".join(k))
+        for k in only[:40]:
+            why = reason(a, k)
+            unexplained += why is None
+            print("  " + " ".join(k) + "\n      " + (why or "UNEXPLAINED"))
         if len(only) > 40: print(f"  ... {len(only) - 40} more")
+        unexplained += max(0, len(only) - 40)
+    print(f"\n{unexplained} unexplained difference(s)")
+sys.exit(1 if unexplained else 0)
 PY

@@ -1,19 +1,23 @@
 package advisory
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/klauspost/compress/zstd"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver (pure Go)
@@ -111,6 +115,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if db.now == nil {
 		db.now = time.Now
 	}
+	// Reads run on several connections at once (records, AliasesOf): keep
+	// them open between calls.
+	sdb.SetMaxIdleConns(maxReaders + 2)
 	if err := db.init(ctx, opts.ReadOnly); err != nil {
 		sdb.Close()
 		return nil, fmt.Errorf("advisory database %s: %w", path, err)
@@ -346,7 +353,7 @@ func (t *txn) putRecord(ctx context.Context, raw []byte, r *Record, source strin
 		if _, err := t.putAff.ExecContext(ctx, k.Ecosystem, k.Name, r.ID, []byte{}); err != nil {
 			return err
 		}
-		t.pend.put(k, r.ID, encodeEntries(nil, byKey[k]))
+		t.pend.put(k, r.ID, string(encodeEntries(nil, byKey[k])))
 		t.touched[k] = true
 	}
 	if t.pend.bytes > pendingLimit {
@@ -402,6 +409,7 @@ type Candidate struct {
 // opened read-only: from its one JSON row per package and record).
 func (db *DB) Candidates(ctx context.Context, keys []PackageKey) (map[PackageKey][]Candidate, error) {
 	out := map[PackageKey][]Candidate{}
+	var mu sync.Mutex // batches are read in parallel
 	if db.rowIndex {
 		err := db.eachNameBatch(ctx, keys, `SELECT name, id, data FROM affected`, func(eco string, rows *sql.Rows) error {
 			var name, id string
@@ -414,7 +422,9 @@ func (db *DB) Candidates(ctx context.Context, keys []PackageKey) (map[PackageKey
 				return fmt.Errorf("index entry %s/%s/%s: %w", eco, name, id, err)
 			}
 			k := PackageKey{Ecosystem: eco, Name: name}
+			mu.Lock()
 			out[k] = append(out[k], Candidate{ID: id, Affected: aff})
+			mu.Unlock()
 			return nil
 		})
 		return out, err
@@ -429,47 +439,86 @@ func (db *DB) Candidates(ctx context.Context, keys []PackageKey) (map[PackageKey
 		if err != nil {
 			return fmt.Errorf("index pack %s/%s: %w", eco, name, err)
 		}
+		mu.Lock()
 		out[PackageKey{Ecosystem: eco, Name: name}] = cs
+		mu.Unlock()
 		return nil
 	})
 	return out, err
 }
 
+// EachPack calls fn with the pack of each key that has one, as its row is
+// read, in no particular order and from several goroutines at once:
+// matching evaluates one package's records while the next rows are read,
+// decoding them one at a time (PackCursor) instead of all at once
+// (Candidates). A schema-3 file opened read-only has no packs; its rows
+// are made into packs first.
+func (db *DB) EachPack(ctx context.Context, keys []PackageKey, fn func(Pack) error) error {
+	if db.rowIndex {
+		cands, err := db.Candidates(ctx, keys)
+		if err != nil {
+			return err
+		}
+		for k, cs := range cands {
+			recs := make([]packRecord, len(cs))
+			for i, c := range cs {
+				recs[i] = packRecord{id: c.ID, entries: string(encodeEntries(nil, c.Affected))}
+			}
+			if err := fn(Pack{Key: k, s: string(encodePack(recs))}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return db.eachNameBatch(ctx, keys, `SELECT name, data FROM packs`, func(eco string, rows *sql.Rows) error {
+		var name string
+		var data sql.RawBytes // copied before the next row
+		if err := rows.Scan(&name, &data); err != nil {
+			return err
+		}
+		return fn(Pack{Key: PackageKey{Ecosystem: eco, Name: name}, s: string(data)})
+	})
+}
+
 // eachNameBatch runs selectFrom (a SELECT … FROM table whose rows have
 // ecosystem and name columns) for the keys, grouped by ecosystem in
-// batches of names, and hands each row to fn.
+// batches of names read on every core (inParallel), and hands each row to
+// fn, which may run on several goroutines at once. A key's rows all come
+// from one query, in the table's order.
 func (db *DB) eachNameBatch(ctx context.Context, keys []PackageKey, selectFrom string, fn func(eco string, rows *sql.Rows) error) error {
 	byEco := map[string][]string{}
 	for _, k := range keys {
 		byEco[k.Ecosystem] = append(byEco[k.Ecosystem], k.Name)
 	}
-	const batch = 400
+	const batch = 500
+	type job struct {
+		eco   string
+		names []string
+	}
+	var jobs []job
 	for eco, names := range byEco {
 		sort.Strings(names)
 		names = dedupeSorted(names)
 		for i := 0; i < len(names); i += batch {
-			chunk := names[i:min(i+batch, len(names))]
-			args := make([]any, 0, len(chunk)+1)
-			args = append(args, eco)
-			for _, n := range chunk {
-				args = append(args, n)
-			}
-			rows, err := db.sql.QueryContext(ctx, selectFrom+` WHERE ecosystem = ? AND name IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, args...)
+			jobs = append(jobs, job{eco, names[i:min(i+batch, len(names))]})
+		}
+	}
+	return inParallel(ctx, len(jobs), 1, func() func(start, end int) error {
+		return func(start, _ int) error {
+			j := jobs[start]
+			rows, err := db.sql.QueryContext(ctx, selectFrom+` WHERE ecosystem = ? AND name IN `+inList, j.eco, jsonList(j.names))
 			if err != nil {
 				return err
 			}
+			defer rows.Close()
 			for rows.Next() {
-				if err := fn(eco, rows); err != nil {
-					rows.Close()
+				if err := fn(j.eco, rows); err != nil {
 					return err
 				}
 			}
-			if err := rows.Close(); err != nil {
-				return err
-			}
+			return rows.Close()
 		}
-	}
-	return nil
+	})
 }
 
 // migratePacks turns a schema-3 file into schema 4: each package's JSON
@@ -517,7 +566,7 @@ func (db *DB) migratePacks(ctx context.Context) error {
 				rows.Close()
 				return fmt.Errorf("migrating index entry %s/%s/%s: %w", k.Ecosystem, k.Name, id, err)
 			}
-			recs = append(recs, packRecord{id: id, entries: encodeEntries(nil, aff)})
+			recs = append(recs, packRecord{id: id, entries: string(encodeEntries(nil, aff))})
 		}
 		if err := rows.Close(); err != nil {
 			return err
@@ -563,34 +612,31 @@ type skipJSON struct{}
 
 func (*skipJSON) UnmarshalJSON([]byte) error { return nil }
 
-// records reads record bodies in batches and inflates and decodes them on
-// every core while the next rows are read: a scan with thousands of
-// findings needs thousands of records, and decoding them dominated it.
+// records reads, inflates and decodes records in batches on every core,
+// each worker on its own connection: a scan with thousands of findings
+// needs thousands of records, and reading them one query at a time while
+// others decoded left the reading alone on one core.
 func (db *DB) records(ctx context.Context, ids []string, lean bool) (map[string]*Record, error) {
-	type body struct {
-		id   string
-		data []byte
-	}
-	type decoded struct {
-		id  string
-		r   *Record
-		err error
-	}
-	workers := min(runtime.GOMAXPROCS(0), len(ids)/32+1)
-	in := make(chan body, 64)
-	out := make(chan decoded, 64)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var raw []byte
-			for b := range in {
-				var err error
-				raw, err = db.dec.DecodeAll(b.data, raw[:0])
-				if err != nil {
-					out <- decoded{id: b.id, err: fmt.Errorf("record %s: %w", b.id, err)}
-					continue
+	result := make(map[string]*Record, len(ids))
+	var mu sync.Mutex
+	const batch = 500
+	err := inParallel(ctx, len(ids), batch, func() func(start, end int) error {
+		var raw []byte // this worker's inflate buffer
+		return func(start, end int) error {
+			rows, err := db.sql.QueryContext(ctx, `SELECT id, body FROM records WHERE id IN `+inList, jsonList(ids[start:end]))
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			got := make(map[string]*Record, end-start)
+			for rows.Next() {
+				var id string
+				var body sql.RawBytes // inflated before the next row
+				if err := rows.Scan(&id, &body); err != nil {
+					return err
+				}
+				if raw, err = db.dec.DecodeAll(body, raw[:0]); err != nil {
+					return fmt.Errorf("record %s: %w", id, err)
 				}
 				var r *Record
 				if lean {
@@ -600,66 +646,101 @@ func (db *DB) records(ctx context.Context, ids []string, lean bool) (map[string]
 					err = json.Unmarshal(raw, r)
 				}
 				if err != nil {
-					err = fmt.Errorf("record %s: %w", b.id, err)
+					return fmt.Errorf("record %s: %w", id, err)
 				}
-				out <- decoded{id: b.id, r: r, err: err}
-			}
-		}()
-	}
-	go func() { wg.Wait(); close(out) }()
-
-	// Read rows here while the workers decode; their results are gathered
-	// by the goroutine below, so neither side waits on the other.
-	result := map[string]*Record{}
-	var firstErr error
-	gathered := make(chan struct{})
-	go func() {
-		defer close(gathered)
-		for d := range out {
-			if d.err != nil {
-				if firstErr == nil {
-					firstErr = d.err
-				}
-				continue
-			}
-			result[d.id] = d.r
-		}
-	}()
-	readErr := func() error {
-		defer close(in)
-		const batch = 400
-		for i := 0; i < len(ids); i += batch {
-			chunk := ids[i:min(i+batch, len(ids))]
-			args := make([]any, len(chunk))
-			for j, id := range chunk {
-				args[j] = id
-			}
-			rows, err := db.sql.QueryContext(ctx, `SELECT id, body FROM records WHERE id IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, args...)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var b body
-				if err := rows.Scan(&b.id, &b.data); err != nil {
-					rows.Close()
-					return err
-				}
-				in <- b
+				got[id] = r
 			}
 			if err := rows.Close(); err != nil {
 				return err
 			}
+			mu.Lock()
+			maps.Copy(result, got)
+			mu.Unlock()
+			return nil
 		}
-		return nil
-	}()
-	<-gathered
-	if readErr != nil {
-		return nil, readErr
-	}
-	if firstErr != nil {
-		return nil, firstErr
+	})
+	if err != nil {
+		return nil, err
 	}
 	return result, nil
+}
+
+// maxReaders bounds the connections one call reads on at once.
+const maxReaders = 8
+
+// inParallel calls the functions newWorker makes, one per worker, for the
+// batches [start, end) of n items, on every core (at most maxReaders), and
+// returns the first error; after one, no new batch starts.
+func inParallel(ctx context.Context, n, batch int, newWorker func() func(start, end int) error) error {
+	batches := (n + batch - 1) / batch
+	workers := min(runtime.GOMAXPROCS(0), maxReaders, batches)
+	var next atomic.Int64
+	var mu sync.Mutex
+	var firstErr error
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			do := newWorker()
+			for {
+				b := int(next.Add(1) - 1)
+				mu.Lock()
+				stop := firstErr != nil
+				mu.Unlock()
+				if b >= batches || stop {
+					return
+				}
+				if err := cmp.Or(ctx.Err(), do(b*batch, min(n, (b+1)*batch))); err != nil {
+					mu.Lock()
+					firstErr = cmp.Or(firstErr, err)
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return firstErr
+}
+
+// inList is the right side of "x IN …" for a list of strings given as
+// one parameter (jsonList). Binding each value of a batch on its own, and
+// preparing a statement for each batch size, was about a quarter of the
+// cost of these queries.
+const inList = `(SELECT value FROM json_each(?))`
+
+// jsonList spells vals as a JSON array for inList. Values that are not
+// valid UTF-8 are left out: encoding/json would replace their bad bytes,
+// and no stored key or id has any (they were all decoded from JSON).
+func jsonList(vals []string) string {
+	b := []byte{'['}
+	for _, v := range vals {
+		if !utf8.ValidString(v) {
+			continue
+		}
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, v)
+	}
+	return string(append(b, ']'))
+}
+
+// appendJSONString appends v, valid UTF-8, as a JSON string.
+func appendJSONString(b []byte, v string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = fmt.Appendf(b, `\u%04x`, c)
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }
 
 // Raw returns a stored record as imported.
@@ -871,31 +952,40 @@ func (t *txn) touchSource(ctx context.Context, s Source) error {
 
 // AliasesOf returns ids that point at any of ids without being records
 // themselves: the DSA and DLA numbers the Debian tracker links to CVEs.
+// Batches of ids are looked up on every core.
 func (db *DB) AliasesOf(ctx context.Context, ids []string) (map[string][]string, error) {
 	out := map[string][]string{}
-	const batch = 400
-	for i := 0; i < len(ids); i += batch {
-		chunk := ids[i:min(i+batch, len(ids))]
-		args := make([]any, len(chunk))
-		for j, id := range chunk {
-			args[j] = id
-		}
-		rows, err := db.sql.QueryContext(ctx, `SELECT alias, id FROM aliases WHERE id IN (?`+strings.Repeat(",?", len(chunk)-1)+`)
-			AND alias NOT IN (SELECT id FROM records)`, args...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var alias, id string
-			if err := rows.Scan(&alias, &id); err != nil {
-				rows.Close()
-				return nil, err
+	var mu sync.Mutex
+	const batch = 1000
+	err := inParallel(ctx, len(ids), batch, func() func(start, end int) error {
+		return func(start, end int) error {
+			rows, err := db.sql.QueryContext(ctx, `SELECT alias, id FROM aliases WHERE id IN `+inList+`
+				AND alias NOT IN (SELECT id FROM records)`, jsonList(ids[start:end]))
+			if err != nil {
+				return err
 			}
-			out[id] = append(out[id], alias)
+			defer rows.Close()
+			var got [][2]string
+			for rows.Next() {
+				var alias, id string
+				if err := rows.Scan(&alias, &id); err != nil {
+					return err
+				}
+				got = append(got, [2]string{alias, id})
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
+			mu.Lock()
+			for _, g := range got {
+				out[g[1]] = append(out[g[1]], g[0])
+			}
+			mu.Unlock()
+			return nil
 		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

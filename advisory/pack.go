@@ -108,7 +108,7 @@ func appendRaw(b []byte, raw json.RawMessage) []byte {
 // packRecord is one record of a pack, still encoded.
 type packRecord struct {
 	id      string
-	entries []byte
+	entries string
 }
 
 // packTotals are what a pack's records hold in all, stored in its header
@@ -128,7 +128,7 @@ func encodePack(recs []packRecord) []byte {
 	n := 64
 	for _, r := range recs {
 		n += len(r.id) + len(r.entries) + 8
-		p := &packReader{b: r.entries}
+		p := &packReader{s: r.entries}
 		p.walkEntries(&tot, nil)
 	}
 	b := make([]byte, 0, n)
@@ -145,36 +145,48 @@ func encodePack(recs []packRecord) []byte {
 	return b
 }
 
-// packReader reads a pack. Strings are slices of s, one copy of the pack;
-// b may be the driver's buffer, so nothing keeps slices of it.
+// packReader reads a pack, held as a string: every string it reads is a
+// slice of it, not a copy.
 type packReader struct {
-	b   []byte
 	s   string
 	i   int
 	err error
 }
 
+// uvarint is binary.Uvarint reading s, refusing values beyond the pack's
+// size (no length or count can be larger).
 func (p *packReader) uvarint() int {
-	v, n := binary.Uvarint(p.b[p.i:])
-	if n <= 0 || v > uint64(len(p.b)) {
-		p.fail()
-		return 0
+	var v uint64
+	for k, shift := 0, uint(0); k < binary.MaxVarintLen64 && p.i+k < len(p.s); k, shift = k+1, shift+7 {
+		c := p.s[p.i+k]
+		if c < 0x80 {
+			if k == binary.MaxVarintLen64-1 && c > 1 {
+				break // overflows 64 bits
+			}
+			v |= uint64(c) << shift
+			if v > uint64(len(p.s)) {
+				break
+			}
+			p.i += k + 1
+			return int(v)
+		}
+		v |= uint64(c&0x7f) << shift
 	}
-	p.i += n
-	return int(v)
+	p.fail()
+	return 0
 }
 
 func (p *packReader) fail() {
 	if p.err == nil {
 		p.err = errPack
 	}
-	p.i = len(p.b)
+	p.i = len(p.s)
 }
 
 // span returns the bounds of the next length-prefixed item.
 func (p *packReader) span() (int, int) {
 	n := p.uvarint()
-	if p.err != nil || n > len(p.b)-p.i {
+	if p.err != nil || n > len(p.s)-p.i {
 		p.fail()
 		return 0, 0
 	}
@@ -184,26 +196,23 @@ func (p *packReader) span() (int, int) {
 
 func (p *packReader) str() string {
 	start, end := p.span()
-	if p.s == "" {
-		return "" // counting only
-	}
 	return p.s[start:end]
 }
 
 func (p *packReader) byte() byte {
-	if p.i >= len(p.b) {
+	if p.i >= len(p.s) {
 		p.fail()
 		return 0
 	}
 	p.i++
-	return p.b[p.i-1]
+	return p.s[p.i-1]
 }
 
 // count reads a count of items each at least min bytes long, refusing
 // counts the rest of the pack cannot hold.
 func (p *packReader) count(min int) int {
 	n := p.uvarint()
-	if n*min > len(p.b)-p.i {
+	if n*min > len(p.s)-p.i {
 		p.fail()
 		return 0
 	}
@@ -244,6 +253,7 @@ func (p *packReader) walkEntries(tot *packTotals, sl *slabs) []Affected {
 		var a *Affected
 		if sl != nil {
 			a = &out[i]
+			*a = Affected{} // the slab may be reused (PackCursor)
 		}
 		if ns := p.count(2); tot != nil {
 			tot.severities += ns
@@ -334,7 +344,7 @@ func (p *packReader) walkEntries(tot *packTotals, sl *slabs) []Affected {
 				p.fail()
 				continue
 			}
-			copy(raw, p.b[start:end])
+			copy(raw, p.s[start:end])
 			if k == 0 {
 				a.EcosystemSpecific = raw
 			} else {
@@ -345,17 +355,15 @@ func (p *packReader) walkEntries(tot *packTotals, sl *slabs) []Affected {
 	return out
 }
 
-// records splits a pack into its records without decoding their entries
-// (which are copied: the pack may be the driver's buffer).
+// records splits a pack into its records without decoding their entries.
 func (p *packReader) records() []packRecord {
 	var tot packTotals
 	out := make([]packRecord, p.header(&tot))
 	for i := range out {
 		out[i].id = p.str()
-		start, end := p.span()
-		out[i].entries = append([]byte(nil), p.b[start:end]...)
+		out[i].entries = p.str()
 	}
-	if p.i != len(p.b) {
+	if p.i != len(p.s) {
 		p.fail()
 	}
 	return out
@@ -364,7 +372,7 @@ func (p *packReader) records() []packRecord {
 // header reads the format, the number of records and the totals, each
 // bounded by the pack's size.
 func (p *packReader) header(tot *packTotals) (records int) {
-	if len(p.b) == 0 || p.byte() != packFormat {
+	if len(p.s) == 0 || p.byte() != packFormat {
 		p.fail()
 		return 0
 	}
@@ -379,48 +387,116 @@ func (p *packReader) header(tot *packTotals) (records int) {
 // as a string (every string is a slice of it) and one slice of each kind.
 // b may be the driver's buffer: nothing keeps slices of it.
 func decodePack(b []byte) ([]Candidate, error) {
-	p := &packReader{b: b, s: string(b)}
-	var tot packTotals
-	nrec := p.header(&tot)
-	if p.err != nil || tot.entries*5+tot.severities*2+tot.ranges*3+tot.events+tot.versions+tot.raw > len(b) {
-		return nil, errPack
+	var c PackCursor
+	c.Reset(Pack{s: string(b)})
+	out := make([]Candidate, 0, c.left)
+	for c.Next() {
+		out = append(out, c.Candidate())
+		c.buf = c.rest // keep what this record decoded: the next one takes after it
 	}
-	sl := &slabs{
-		entries: make([]Affected, tot.entries), sev: make([]Severity, tot.severities), ranges: make([]Range, tot.ranges),
-		events: make([]Event, tot.events), versions: make([]string, tot.versions), raw: make([]byte, tot.raw),
-	}
-	out := make([]Candidate, nrec)
-	for i := range out {
-		out[i].ID = p.str()
-		n := p.uvarint()
-		end := p.i + n
-		out[i].Affected = p.walkEntries(nil, sl)
-		if p.err == nil && p.i != end {
-			p.fail()
-		}
-	}
-	if p.err == nil && p.i != len(p.b) {
-		p.fail()
-	}
-	if p.err != nil {
-		return nil, p.err
+	if c.Err() != nil {
+		return nil, c.Err()
 	}
 	return out, nil
 }
 
+// Pack is one package's row of the match index: every record naming the
+// package with that package's entries, still encoded. Read it with a
+// PackCursor.
+type Pack struct {
+	Key PackageKey
+	s   string
+}
+
+// PackCursor reads a pack's records one at a time. Each record's entries
+// are decoded into storage the cursor reuses for the next record (and the
+// next pack): matching reads every record naming each package of an image,
+// about a hundred thousand for a large one, and keeps the few that hit.
+// Strings are slices of the pack, never overwritten; slices of the
+// entries (severities, ranges, events, versions, specific blocks) are
+// valid only until the next call to Next or Reset, so a caller that keeps
+// an entry copies them.
+type PackCursor struct {
+	p    packReader
+	left int   // records not yet read
+	buf  slabs // storage for the records of the pack
+	rest slabs // what the current record left of buf
+	cur  Candidate
+}
+
+// Reset points the cursor at the start of a pack.
+func (c *PackCursor) Reset(pk Pack) {
+	c.p = packReader{s: pk.s}
+	c.cur = Candidate{}
+	var tot packTotals
+	c.left = c.p.header(&tot)
+	// Every item takes at least this many bytes: a damaged header cannot
+	// ask for more storage than the pack's size justifies.
+	if c.p.err == nil && tot.entries*5+tot.severities*2+tot.ranges*3+tot.events+tot.versions+tot.raw > len(pk.s) {
+		c.p.fail()
+	}
+	if c.p.err == nil && c.left == 0 && c.p.i != len(c.p.s) {
+		c.p.fail() // no records, yet more bytes
+	}
+	if c.p.err != nil {
+		c.left = 0
+		return
+	}
+	c.buf = slabs{
+		entries: reuse(c.buf.entries, tot.entries), sev: reuse(c.buf.sev, tot.severities), ranges: reuse(c.buf.ranges, tot.ranges),
+		events: reuse(c.buf.events, tot.events), versions: reuse(c.buf.versions, tot.versions), raw: reuse(c.buf.raw, tot.raw),
+	}
+}
+
+// reuse gives n items of s's storage, allocating only when s is short.
+func reuse[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// Next decodes the next record; it returns false at the end of the pack or
+// on damage (Err).
+func (c *PackCursor) Next() bool {
+	if c.left == 0 || c.p.err != nil {
+		return false
+	}
+	c.left--
+	c.rest = c.buf // totals cover the whole pack, so any one record fits
+	c.cur.ID = c.p.str()
+	n := c.p.uvarint()
+	end := c.p.i + n
+	c.cur.Affected = c.p.walkEntries(nil, &c.rest)
+	if c.p.err == nil && c.p.i != end {
+		c.p.fail()
+	}
+	if c.p.err == nil && c.left == 0 && c.p.i != len(c.p.s) {
+		c.p.fail()
+	}
+	return c.p.err == nil
+}
+
+// Candidate is the record Next decoded (see PackCursor for how long its
+// slices stay valid).
+func (c *PackCursor) Candidate() Candidate { return c.cur }
+
+// Err says whether the pack was damaged.
+func (c *PackCursor) Err() error { return c.p.err }
+
 // pending is what an import has changed in packs and not yet merged.
 type pending struct {
-	add   map[PackageKey]map[string][]byte // encoded entries by record id
+	add   map[PackageKey]map[string]string // encoded entries by record id
 	drop  map[PackageKey]map[string]bool   // record ids that no longer name the key
 	bytes int
 }
 
-func (pd *pending) put(k PackageKey, id string, entries []byte) {
+func (pd *pending) put(k PackageKey, id string, entries string) {
 	if pd.add == nil {
-		pd.add = map[PackageKey]map[string][]byte{}
+		pd.add = map[PackageKey]map[string]string{}
 	}
 	if pd.add[k] == nil {
-		pd.add[k] = map[string][]byte{}
+		pd.add[k] = map[string]string{}
 	}
 	pd.add[k][id] = entries
 	pd.bytes += len(entries) + len(id)
@@ -466,7 +542,7 @@ func (t *txn) flushPacks(ctx context.Context) error {
 		add, drop := t.pend.add[k], t.pend.drop[k]
 		var recs []packRecord
 		if len(old) > 0 {
-			p := &packReader{b: old, s: string(old)}
+			p := &packReader{s: string(old)}
 			for _, r := range p.records() {
 				if _, replaced := add[r.id]; !replaced && !drop[r.id] {
 					recs = append(recs, r)

@@ -195,7 +195,7 @@ func TestDecodePackDamaged(t *testing.T) {
 	for i := range r.Affected {
 		r.Affected[i].Package = Package{}
 	}
-	pack := encodePack([]packRecord{{id: "R1", entries: encodeEntries(nil, r.Affected)}})
+	pack := encodePack([]packRecord{{id: "R1", entries: string(encodeEntries(nil, r.Affected))}})
 	got, err := decodePack(pack)
 	if err != nil || len(got) != 1 || !reflect.DeepEqual(got[0].Affected, r.Affected) {
 		t.Fatalf("round trip: %v %+v", err, got)
@@ -212,7 +212,7 @@ func TestDecodePackDamaged(t *testing.T) {
 
 func FuzzDecodePack(f *testing.F) {
 	r, _ := ParseRecord([]byte(osvRecord("R1", "2024-01-01T00:00:00Z", false, "a", "b")))
-	f.Add(encodePack([]packRecord{{id: "R1", entries: encodeEntries(nil, r.Affected)}}))
+	f.Add(encodePack([]packRecord{{id: "R1", entries: string(encodeEntries(nil, r.Affected))}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		cs, err := decodePack(b)
 		if err != nil {
@@ -221,10 +221,57 @@ func FuzzDecodePack(f *testing.F) {
 		// What decodes must encode into a pack that decodes.
 		recs := make([]packRecord, len(cs))
 		for i, c := range cs {
-			recs[i] = packRecord{id: c.ID, entries: encodeEntries(nil, c.Affected)}
+			recs[i] = packRecord{id: c.ID, entries: string(encodeEntries(nil, c.Affected))}
 		}
 		if again, err := decodePack(encodePack(recs)); err != nil || len(again) != len(cs) {
 			t.Fatalf("re-encoded pack: %v, %d of %d records", err, len(again), len(cs))
 		}
 	})
+}
+
+// TestPackCursorReuse reads packs of different shapes with one cursor, as
+// a match worker does: each record must decode as decodePack decodes it,
+// with nothing left over from the records and packs read before.
+func TestPackCursorReuse(t *testing.T) {
+	full, err := ParseRecord([]byte(`{"id":"F","modified":"2024-01-01T00:00:00Z","affected":[` +
+		`{"package":{"ecosystem":"npm","name":"a"},"severity":[{"type":"CVSS_V3","score":"CVSS:3.1/AV:N"}],` +
+		`"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.0.0"}]},{"type":"GIT","repo":"r","events":[{"introduced":"abc"}]}],` +
+		`"versions":["0.1.0","0.2.0"],"ecosystem_specific":{"x":1},"database_specific":{"y":2}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare, err := ParseRecord([]byte(`{"id":"B","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"npm","name":"a"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := func(r *Record) string {
+		a := append([]Affected(nil), r.Affected...)
+		for i := range a {
+			a[i].Package = Package{}
+		}
+		return string(encodeEntries(nil, a))
+	}
+	packs := [][]packRecord{
+		{{id: "A", entries: entries(full)}, {id: "B", entries: entries(bare)}, {id: "C", entries: entries(full)}},
+		{{id: "D", entries: entries(bare)}},
+		{{id: "E", entries: entries(full)}},
+	}
+	var c PackCursor
+	for _, recs := range packs {
+		b := encodePack(recs)
+		want, err := decodePack(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Reset(Pack{s: string(b)})
+		n := 0
+		for ; c.Next(); n++ {
+			if got := c.Candidate(); !reflect.DeepEqual(got, want[n]) {
+				t.Fatalf("record %d:\n got %+v\nwant %+v", n, got, want[n])
+			}
+		}
+		if c.Err() != nil || n != len(want) {
+			t.Fatalf("%d of %d records, error %v", n, len(want), c.Err())
+		}
+	}
 }

@@ -19,8 +19,12 @@ import (
 // field spelled in another case, a value of another type, a null inside a
 // list, invalid UTF-8) goes to encoding/json, so the result is always
 // encoding/json's.
+//
+// The record is copied once into a string and every string without
+// escapes is a slice of it (a record holds dozens: keys, ids, URLs), so the
+// strings of a record share its memory.
 func decodeRecordLean(b []byte) (*Record, error) {
-	d := jsonReader{b: b}
+	d := jsonReader{b: string(b)}
 	r := &Record{}
 	if err := d.record(r); err == nil {
 		if d.space(); d.i == len(d.b) {
@@ -42,7 +46,7 @@ var errSlow = errors.New("advisory: record needs the general decoder")
 
 // jsonReader reads the JSON shapes of an OSV record.
 type jsonReader struct {
-	b   []byte
+	b   string
 	i   int
 	buf []byte // scratch for strings with escapes
 }
@@ -75,11 +79,28 @@ func (d *jsonReader) next(c byte) bool {
 }
 
 func (d *jsonReader) null() bool {
-	if d.peek() == 'n' && len(d.b)-d.i >= 4 && string(d.b[d.i:d.i+4]) == "null" {
+	if d.peek() == 'n' && strings.HasPrefix(d.b[d.i:], "null") {
 		d.i += 4
 		return true
 	}
 	return false
+}
+
+// plain says which bytes a JSON string holds as themselves and that need
+// no check: printable ASCII but the quote and the backslash.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// plainRun is the end of the run of plain bytes from i.
+func (d *jsonReader) plainRun(i int) int {
+	for i < len(d.b) && plain[d.b[i]] {
+		i++
+	}
+	return i
 }
 
 // str reads a string, decoding escapes as encoding/json does.
@@ -88,28 +109,28 @@ func (d *jsonReader) str() (string, error) {
 		return "", errSlow
 	}
 	start := d.i
-	for d.i < len(d.b) {
-		c := d.b[d.i]
-		switch {
-		case c == '"':
-			d.i++
-			return string(d.b[start : d.i-1]), nil
-		case c == '\\' || c >= utf8.RuneSelf:
-			return d.strSlow(start)
-		case c < 0x20:
-			return "", errSlow
-		}
+	d.i = d.plainRun(d.i)
+	switch {
+	case d.i >= len(d.b) || d.b[d.i] < 0x20:
+		return "", errSlow
+	case d.b[d.i] == '"':
 		d.i++
+		return d.b[start : d.i-1], nil
 	}
-	return "", errSlow
+	return d.strSlow(start)
 }
 
 // strSlow finishes a string holding escapes or non-ASCII bytes.
 func (d *jsonReader) strSlow(start int) (string, error) {
 	out := append(d.buf[:0], d.b[start:d.i]...)
 	for d.i < len(d.b) {
-		c := d.b[d.i]
-		switch {
+		if end := d.plainRun(d.i); end > d.i {
+			out = append(out, d.b[d.i:end]...)
+			if d.i = end; d.i >= len(d.b) {
+				break
+			}
+		}
+		switch c := d.b[d.i]; { // not plain: a quote, a control byte, non-ASCII or a backslash
 		case c == '"':
 			d.i++
 			d.buf = out
@@ -117,16 +138,12 @@ func (d *jsonReader) strSlow(start int) (string, error) {
 		case c < 0x20:
 			return "", errSlow
 		case c >= utf8.RuneSelf:
-			r, n := utf8.DecodeRune(d.b[d.i:])
+			r, n := utf8.DecodeRuneInString(d.b[d.i:])
 			if r == utf8.RuneError && n == 1 {
 				return "", errSlow // encoding/json replaces it; leave that to it
 			}
 			out = append(out, d.b[d.i:d.i+n]...)
 			d.i += n
-			continue
-		case c != '\\':
-			out = append(out, c)
-			d.i++
 			continue
 		}
 		if d.i+1 >= len(d.b) {
@@ -166,7 +183,8 @@ func (d *jsonReader) hex4(at int) (rune, bool) {
 		return 0, false
 	}
 	var r rune
-	for _, c := range d.b[at : at+4] {
+	for i := at; i < at+4; i++ {
+		c := d.b[i]
 		switch {
 		case c >= '0' && c <= '9':
 			c -= '0'
@@ -182,28 +200,28 @@ func (d *jsonReader) hex4(at int) (rune, bool) {
 	return r, true
 }
 
-// skip passes over one value, returning its bytes. Only structure is
+// skip passes over one value, returning its text. Only structure is
 // checked (strings end, brackets close): the record was valid when stored.
-func (d *jsonReader) skip() ([]byte, error) {
+func (d *jsonReader) skip() (string, error) {
 	d.space()
 	start := d.i
 	if d.i >= len(d.b) {
-		return nil, errSlow
+		return "", errSlow
 	}
 	switch d.b[d.i] {
 	case '"':
 		if !d.skipString() {
-			return nil, errSlow
+			return "", errSlow
 		}
 	case '{', '[':
 		for depth := 0; ; {
 			if d.i >= len(d.b) {
-				return nil, errSlow
+				return "", errSlow
 			}
 			switch d.b[d.i] {
 			case '"':
 				if !d.skipString() {
-					return nil, errSlow
+					return "", errSlow
 				}
 				continue
 			case '{', '[':
@@ -221,7 +239,7 @@ func (d *jsonReader) skip() ([]byte, error) {
 			d.i++
 		}
 		if d.i == start {
-			return nil, errSlow
+			return "", errSlow
 		}
 	}
 	return d.b[start:d.i], nil
@@ -289,7 +307,7 @@ func list[T any](d *jsonReader, elem func() (T, error)) ([]T, error) {
 	if !d.next('[') {
 		return nil, errSlow
 	}
-	out := []T{}
+	out := make([]T, 0, 4)
 	if d.next(']') {
 		return out, nil
 	}
@@ -333,7 +351,7 @@ func (d *jsonReader) time() (*time.Time, error) {
 		return nil, err
 	}
 	t := new(time.Time)
-	if err := t.UnmarshalJSON(raw); err != nil {
+	if err := t.UnmarshalJSON([]byte(raw)); err != nil {
 		return nil, errSlow
 	}
 	return t, nil
@@ -396,9 +414,9 @@ func (d *jsonReader) record(r *Record) error {
 				return ref, err
 			})
 		case "database_specific":
-			var raw []byte
+			var raw string
 			if raw, err = d.skip(); err == nil {
-				r.DatabaseSpecific = append(json.RawMessage(nil), raw...)
+				r.DatabaseSpecific = json.RawMessage(raw)
 			}
 		case "affected":
 			_, err = d.skip()

@@ -6,6 +6,8 @@
 package match
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -36,7 +38,10 @@ type target struct {
 	version string
 	scheme  version.Scheme
 	via     string // "source package glibc 2.36-9+deb12u4"
-	valid   bool   // the scheme accepts version (checked once, not per range)
+	// ver is version parsed, once for every range and listed version it
+	// is compared with; nil when the scheme rejects it (verErr says why).
+	ver    *version.Parsed
+	verErr error
 }
 
 // hit is one record affecting one target.
@@ -51,14 +56,6 @@ func Match(ctx context.Context, db *advisory.DB, inv *customs.Inventory) (*Resul
 	res := &Result{}
 	targets, notes := targetsOf(inv)
 	res.Notes = notes
-	keys := make([]advisory.PackageKey, 0, len(targets))
-	for _, t := range targets {
-		keys = append(keys, t.key)
-	}
-	cands, err := db.Candidates(ctx, keys)
-	if err != nil {
-		return nil, fmt.Errorf("looking up advisories: %w", err)
-	}
 	// Targets that ask the same question get the same answer: the binary
 	// packages of one source package (same key, source version and "via"),
 	// a module in several Go binaries built for one platform. Questions are
@@ -84,27 +81,10 @@ func Match(ctx context.Context, db *advisory.DB, inv *customs.Inventory) (*Resul
 		}
 		qIndex[i] = n
 	}
-	type answer struct {
-		hits []hit
-		bad  []string
-		git  int
-	}
 	answers := make([]answer, len(reps))
-	parallel(len(reps), func(n int) {
-		t := &targets[reps[n]]
-		t.valid = t.scheme.Valid(t.version) == nil
-		a := &answers[n]
-		for _, c := range cands[t.key] {
-			h, ok, bad, git := evaluate(*t, c)
-			a.git += git
-			if bad != "" {
-				a.bad = append(a.bad, bad)
-			}
-			if ok {
-				a.hits = append(a.hits, h)
-			}
-		}
-	})
+	if err := answerAll(ctx, db, targets, reps, answers); err != nil {
+		return nil, err
+	}
 	hits := make([][]hit, len(targets))
 	need := map[string]bool{}
 	badVersions := map[string]bool{}
@@ -156,19 +136,113 @@ func Match(ctx context.Context, db *advisory.DB, inv *customs.Inventory) (*Resul
 			made[n] = findings(targets[i], hits[i], recs, st)
 		}
 	})
+	// The result is sorted (SortFindings' order) before it is built, so
+	// that each finding, hundreds of bytes, is copied once.
+	type place struct {
+		key     findingKey
+		i, n, j int // target i's copy of finding j of question n
+	}
+	var order []place
 	for i, t := range targets {
 		n := qIndex[i]
-		if reps[n] == i {
-			res.Findings = append(res.Findings, made[n]...)
-			continue
-		}
-		for _, f := range made[n] {
-			res.Findings = append(res.Findings, forPackage(f, t.pkg))
+		for j := range made[n] {
+			f := &made[n][j]
+			order = append(order, place{findingKey{customs.SeverityRank(f.Severity), t.pkg.Name, t.pkg.Version, f.ID}, i, n, j})
 		}
 	}
-	SortFindings(res.Findings)
+	slices.SortStableFunc(order, func(x, y place) int { return x.key.compare(y.key) })
+	res.Findings = make([]customs.Finding, len(order))
+	for k, o := range order {
+		if f := made[o.n][o.j]; reps[o.n] == o.i {
+			res.Findings[k] = f
+		} else {
+			res.Findings[k] = forPackage(f, targets[o.i].pkg)
+		}
+	}
 	sort.Strings(res.Notes)
 	return res, nil
+}
+
+// answer is what the records naming a key say to one question.
+type answer struct {
+	hits []hit
+	bad  []string // ranges not evaluated, and why
+	git  int      // GIT ranges skipped
+}
+
+// answerAll answers every question (the target reps[n] asks question n)
+// from the packs of their keys: packs are evaluated on every core as they
+// are read, each pack's records decoded once, one at a time, for all the
+// questions about its key, and each installed version parsed once.
+func answerAll(ctx context.Context, db *advisory.DB, targets []target, reps []int, answers []answer) error {
+	byKey := map[advisory.PackageKey][]int{}
+	var keys []advisory.PackageKey
+	for n, i := range reps {
+		k := targets[i].key
+		if _, ok := byKey[k]; !ok {
+			keys = append(keys, k)
+		}
+		byKey[k] = append(byKey[k], n)
+	}
+	packs := make(chan advisory.Pack, 64)
+	var readErr error
+	go func() {
+		defer close(packs)
+		readErr = db.EachPack(ctx, keys, func(p advisory.Pack) error {
+			select {
+			case packs <- p:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	var mu sync.Mutex
+	var packErr error
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var c advisory.PackCursor // its storage serves every pack this worker reads
+			for p := range packs {
+				qs := byKey[p.Key]
+				for _, n := range qs {
+					t := &targets[reps[n]]
+					t.ver, t.verErr = version.Parse(t.scheme, t.version)
+				}
+				c.Reset(p)
+				for c.Next() {
+					cand := c.Candidate()
+					for _, n := range qs {
+						answers[n].add(&targets[reps[n]], cand)
+					}
+				}
+				if err := c.Err(); err != nil {
+					mu.Lock()
+					packErr = cmp.Or(packErr, fmt.Errorf("index pack %s/%s: %w", p.Key.Ecosystem, p.Key.Name, err))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait() // the reader closed packs, after setting readErr
+	if readErr != nil {
+		return fmt.Errorf("looking up advisories: %w", readErr)
+	}
+	return packErr
+}
+
+// add evaluates one record for the question t asks.
+func (a *answer) add(t *target, c advisory.Candidate) {
+	h, ok, bad, git := evaluate(t, c)
+	a.git += git
+	if bad != "" {
+		a.bad = append(a.bad, bad)
+	}
+	if ok {
+		a.hits = append(a.hits, h)
+	}
 }
 
 // forPackage copies a finding made for another package asking the same
@@ -253,8 +327,10 @@ func targetsOf(inv *customs.Inventory) ([]target, []string) {
 	return out, notes
 }
 
-// evaluate checks one record's entries for a target.
-func evaluate(t target, c advisory.Candidate) (h hit, affected bool, badVersion string, gitRanges int) {
+// evaluate checks one record's entries for a target. c's slices are only
+// valid until the cursor moves (advisory.PackCursor): an entry that hits
+// is copied.
+func evaluate(t *target, c advisory.Candidate) (h hit, affected bool, badVersion string, gitRanges int) {
 	h.id = c.ID
 	for _, a := range c.Affected {
 		if t.pkg.Type == customs.TypeGo && !goPlatformApplies(a.EcosystemSpecific, t.pkg.Metadata["build.GOOS"], t.pkg.Metadata["build.GOARCH"]) {
@@ -281,15 +357,15 @@ func evaluate(t target, c advisory.Candidate) (h hit, affected bool, badVersion 
 		// Listed versions matter only when no range holds the version
 		// (the ranges alone name the fix).
 		for i := 0; i < len(a.Versions) && !entryHit; i++ {
-			entryHit = a.Versions[i] == t.version
-		}
-		for i := 0; i < len(a.Versions) && !entryHit; i++ {
-			cmp, err := t.scheme.Compare(a.Versions[i], t.version)
-			entryHit = err == nil && cmp == 0
+			if t.ver != nil {
+				entryHit = t.ver.Equal(a.Versions[i])
+			} else {
+				entryHit = a.Versions[i] == t.version // an invalid version equals only itself
+			}
 		}
 		if entryHit {
 			affected = true
-			h.entries = append(h.entries, a)
+			h.entries = append(h.entries, kept(a))
 			if entryFixed != "" && (h.fixed == "" || less(t.scheme, h.fixed, entryFixed)) {
 				h.fixed = entryFixed
 			}
@@ -298,35 +374,48 @@ func evaluate(t target, c advisory.Candidate) (h hit, affected bool, badVersion 
 	return h, affected, badVersion, gitRanges
 }
 
+// kept copies what findings read of an entry that hit (its severities and
+// specific blocks) out of the cursor's storage; its ranges and versions
+// have been evaluated and are not needed again.
+func kept(a advisory.Affected) advisory.Affected {
+	return advisory.Affected{Severity: slices.Clone(a.Severity),
+		EcosystemSpecific: bytes.Clone(a.EcosystemSpecific), DatabaseSpecific: bytes.Clone(a.DatabaseSpecific)}
+}
+
 // affected evaluates one range for the target's version. The two shapes
 // nearly every record uses, {introduced: 0} and {introduced: 0} then one
-// {fixed} or {last_affected}, take one comparison here; version.Affected,
-// which validates and sorts every event first, decides everything else and
-// every error, so the answers (and messages) are the same.
+// {fixed} or {last_affected}, take one comparison here; Parsed.Affected
+// (version.Affected), which validates and sorts every event first, decides
+// everything else and every error, so the answers (and messages) are the
+// same.
 func (t *target) affected(events []advisory.Event) (bool, string, error) {
-	if t.valid && len(events) <= 2 && len(events) > 0 && events[0] == (advisory.Event{Introduced: "0"}) {
+	if t.ver == nil {
+		return false, "", t.verErr // what version.Affected says first
+	}
+	if len(events) <= 2 && len(events) > 0 && events[0] == (advisory.Event{Introduced: "0"}) {
 		if len(events) == 1 {
 			return true, "", nil
 		}
 		switch e := events[1]; {
 		case e.Fixed != "" && e.Introduced == "" && e.LastAffected == "" && e.Limit == "":
-			if c, err := t.scheme.Compare(t.version, e.Fixed); err == nil {
+			if c, err := t.ver.Compare(e.Fixed); err == nil {
 				if c < 0 {
 					return true, e.Fixed, nil
 				}
 				return false, "", nil
 			}
 		case e.LastAffected != "" && e.Introduced == "" && e.Fixed == "" && e.Limit == "":
-			if c, err := t.scheme.Compare(t.version, e.LastAffected); err == nil {
+			if c, err := t.ver.Compare(e.LastAffected); err == nil {
 				return c <= 0, "", nil
 			}
 		}
 	}
-	evs := make([]version.Event, len(events))
-	for i, e := range events {
-		evs[i] = version.Event{Introduced: e.Introduced, Fixed: e.Fixed, LastAffected: e.LastAffected, Limit: e.Limit}
+	var buf [8]version.Event
+	evs := buf[:0]
+	for _, e := range events {
+		evs = append(evs, version.Event(e))
 	}
-	return version.Affected(t.scheme, evs, t.version)
+	return t.ver.Affected(evs)
 }
 
 // goPlatformApplies reads the Go vulnerability database's
@@ -361,6 +450,12 @@ func less(s version.Scheme, a, b string) bool {
 
 // findings merges a target's hits into findings, one per vulnerability.
 func findings(t target, hits []hit, recs map[string]*advisory.Record, st *statuses) []customs.Finding {
+	if len(hits) == 1 { // most packages: nothing to merge
+		if f, keep := finding(t, hits, recs, st); keep {
+			return []customs.Finding{f}
+		}
+		return nil
+	}
 	// Union advisories that share any id (CVE, GHSA, GO-, DSA).
 	parent := map[string]string{}
 	var find func(string) string
@@ -407,33 +502,39 @@ func finding(t target, hs []hit, recs map[string]*advisory.Record, st *statuses)
 	f := customs.Finding{
 		Package: p.Ref(), Installed: p.Version, Layer: p.Layer, Locations: p.Locations, MatchedBy: t.via,
 	}
-	ids := map[string]bool{}
+	// ids, sorted without repeats: the records', their aliases and
+	// upstream ids, and the DSAs the tracker links to any of those.
+	var ids []string
 	var rs []*advisory.Record
 	var entries []advisory.Affected
 	for _, h := range hs {
 		f.Records = append(f.Records, h.id)
-		ids[h.id] = true
+		ids = append(ids, h.id)
 		entries = append(entries, h.entries...)
 		if h.fixed != "" && (f.Fixed == "" || less(t.scheme, f.Fixed, h.fixed)) {
 			f.Fixed = h.fixed // the fix that closes every merged advisory
 		}
 		if r := recs[h.id]; r != nil {
 			rs = append(rs, r)
-			for _, a := range r.IDs() {
-				ids[a] = true
-			}
+			ids = append(append(append(ids, r.ID), r.Aliases...), r.Upstream...)
 		}
 	}
-	for _, dsa := range st.aliases(ids) {
-		ids[dsa] = true
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	n := len(ids)
+	for _, id := range ids[:n] {
+		ids = append(ids, st.dsa[id]...)
+	}
+	if len(ids) > n {
+		slices.Sort(ids)
+		ids = slices.Compact(ids)
 	}
 	f.ID = primaryID(ids)
-	for id := range ids {
+	for _, id := range ids {
 		if id != f.ID {
 			f.Aliases = append(f.Aliases, id)
 		}
 	}
-	sort.Strings(f.Aliases)
 	sort.Strings(f.Records)
 	f.Severity, f.CVSS = severityOf(rs, p.Ecosystem, entries)
 	for _, r := range rs {
@@ -476,20 +577,16 @@ func finding(t target, hs []hit, recs map[string]*advisory.Record, st *statuses)
 
 // primaryID picks the id users know a vulnerability by: its CVE, else its
 // GHSA, else the first record id.
-func primaryID(ids map[string]bool) string {
-	var all []string
-	for id := range ids {
-		all = append(all, id)
-	}
-	sort.Strings(all)
+// ids are sorted.
+func primaryID(ids []string) string {
 	for _, prefix := range []string{"CVE-", "GHSA-"} {
-		for _, id := range all {
+		for _, id := range ids {
 			if strings.HasPrefix(id, prefix) {
 				return id
 			}
 		}
 	}
-	return all[0]
+	return ids[0]
 }
 
 // statuses holds what distribution trackers say beyond OSV.
@@ -534,22 +631,13 @@ func newStatuses(ctx context.Context, db *advisory.DB, targets []target, hits []
 	return st, nil
 }
 
-// aliases gives DSA/DLA ids the tracker links to any of ids.
-func (st *statuses) aliases(ids map[string]bool) []string {
-	var out []string
-	for id := range ids {
-		out = append(out, st.dsa[id]...)
-	}
-	return out
-}
-
 // status gives a distribution's status for an unfixed finding: the
 // tracker's per-release word, a status carried in the record itself, or
 // the end of the package's security support.
-func (st *statuses) status(t target, ids map[string]bool, entries []advisory.Affected) (advisory.DistroStatus, bool) {
+func (st *statuses) status(t target, ids []string, entries []advisory.Affected) (advisory.DistroStatus, bool) {
 	for _, eco := range []string{t.key.Ecosystem, advisory.BaseEcosystem(t.key.Ecosystem)} {
 		byVuln := st.byEco[eco][t.key.Name]
-		for id := range ids {
+		for _, id := range ids {
 			if s, ok := byVuln[id]; ok {
 				return s, true
 			}
@@ -582,20 +670,38 @@ func (st *statuses) status(t target, ids map[string]bool, entries []advisory.Aff
 }
 
 // SortFindings orders findings by severity (highest first), then package, then id.
+// It sorts indexes (equal findings keep their order, as in a stable sort)
+// and moves each finding once: a finding is hundreds of bytes, and
+// swapping them was a large part of matching.
 func SortFindings(fs []customs.Finding) {
-	sort.SliceStable(fs, func(i, j int) bool {
-		a, b := fs[i], fs[j]
-		if ra, rb := customs.SeverityRank(a.Severity), customs.SeverityRank(b.Severity); ra != rb {
-			return ra > rb
-		}
-		if a.Package.Name != b.Package.Name {
-			return a.Package.Name < b.Package.Name
-		}
-		if a.Installed != b.Installed {
-			return a.Installed < b.Installed
-		}
-		return a.ID < b.ID
-	})
+	type place struct {
+		key findingKey
+		i   int
+	}
+	order := make([]place, len(fs))
+	for i := range fs {
+		f := &fs[i]
+		order[i] = place{findingKey{customs.SeverityRank(f.Severity), f.Package.Name, f.Installed, f.ID}, i}
+	}
+	slices.SortStableFunc(order, func(x, y place) int { return x.key.compare(y.key) })
+	sorted := make([]customs.Finding, len(fs))
+	for k, o := range order {
+		sorted[k] = fs[o.i]
+	}
+	copy(fs, sorted)
+}
+
+// findingKey is what findings are ordered by.
+type findingKey struct {
+	rank                int // customs.SeverityRank
+	name, installed, id string
+}
+
+func (a findingKey) compare(b findingKey) int {
+	if a.rank != b.rank {
+		return b.rank - a.rank // highest first
+	}
+	return cmp.Or(strings.Compare(a.name, b.name), strings.Compare(a.installed, b.installed), strings.Compare(a.id, b.id))
 }
 
 func firstNonEmpty(s ...string) string {

@@ -105,13 +105,17 @@ func (dpkgScheme) Compare(a, b string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return compareDPKG(va, vb), nil
+}
+
+func compareDPKG(va, vb dpkgVersion) int {
 	if c := cmpNum(va.epoch, vb.epoch); c != 0 {
-		return c, nil
+		return c
 	}
 	if c := verrevcmp(va.upstream, vb.upstream); c != 0 {
-		return c, nil
+		return c
 	}
-	return verrevcmp(va.revision, vb.revision), nil
+	return verrevcmp(va.revision, vb.revision)
 }
 
 // dpkgOrder is dpkg's order(): '~' before the end of a part, the end before

@@ -7,7 +7,8 @@ import (
 
 // fuzzScheme checks the properties every scheme must keep on any input:
 // no panic, an error exactly when Valid rejects either side, results in
-// {-1, 0, 1}, Compare(a, a) == 0 and Compare(b, a) == -Compare(a, b).
+// {-1, 0, 1}, Compare(a, a) == 0 and Compare(b, a) == -Compare(a, b), and
+// a Parsed a compares with b as Compare does.
 func fuzzScheme(f *testing.F, s Scheme, seeds []string) {
 	for i, a := range seeds {
 		f.Add(a, seeds[(i+1)%len(seeds)])
@@ -16,6 +17,7 @@ func fuzzScheme(f *testing.F, s Scheme, seeds []string) {
 	f.Fuzz(func(t *testing.T, a, b string) {
 		ea, eb := s.Valid(a), s.Valid(b)
 		c, err := s.Compare(a, b)
+		checkParsed(t, s, a, b, c, err)
 		if (ea != nil || eb != nil) != (err != nil) {
 			t.Fatalf("Compare(%q, %q) error %v, but Valid gave %v, %v", a, b, err, ea, eb)
 		}

@@ -52,9 +52,37 @@ func (mavenScheme) Valid(v string) error {
 
 func (ms mavenScheme) Compare(a, b string) (int, error) {
 	return compareValid(ms, a, b, func(a, b string) int {
+		if c, ok := mavenPlainCompare(a, b); ok {
+			return c
+		}
 		la, lb := parseMaven(a), parseMaven(b)
 		return sign(mvCompare(&la, &lb))
 	})
+}
+
+// mavenPlainCompare orders versions that are only numbers and single dots
+// ("2.13.4.1"), most of those advisories name, without building Maven's
+// item lists: ComparableVersion makes each a list of numbers without its
+// trailing zeros and compares them element by element, a missing one as 0,
+// which is what compareRelease does.
+func mavenPlainCompare(a, b string) (int, bool) {
+	if !plainDotted(a) || !plainDotted(b) {
+		return 0, false
+	}
+	return compareRelease(a, b), true
+}
+
+// plainDotted says whether s is numbers separated by single dots.
+func plainDotted(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) && (s[i] != '.' || s[i-1] == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // mavenQualifier is StringItem's alias handling plus the single-letter

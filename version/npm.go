@@ -155,16 +155,20 @@ func (ns npmScheme) Compare(a, b string) (int, error) {
 	if !ok {
 		return 0, ns.Valid(b)
 	}
+	return compareNPM(va, vb), nil
+}
+
+func compareNPM(va, vb npmVersion) int {
 	if c := cmpNum(va.major, vb.major); c != 0 {
-		return c, nil
+		return c
 	}
 	if c := cmpNum(va.minor, vb.minor); c != 0 {
-		return c, nil
+		return c
 	}
 	if c := cmpNum(va.patch, vb.patch); c != 0 {
-		return c, nil
+		return c
 	}
-	return npmComparePre(va.pre, vb.pre), nil
+	return npmComparePre(va.pre, vb.pre)
 }
 
 // npmIdent is one prerelease identifier as node-semver stores it: all-digit

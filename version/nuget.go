@@ -135,38 +135,42 @@ func (ns nugetScheme) Compare(a, b string) (int, error) {
 	if !ok {
 		return 0, ns.Valid(b)
 	}
+	return compareNuGet(va, vb), nil
+}
+
+func compareNuGet(va, vb nugetVersion) int {
 	for i := range va.parts {
 		if va.parts[i] != vb.parts[i] {
 			if va.parts[i] < vb.parts[i] {
-				return -1, nil
+				return -1
 			}
-			return 1, nil
+			return 1
 		}
 	}
 	switch {
 	case va.labels == "" && vb.labels == "":
-		return 0, nil
+		return 0
 	case va.labels == "":
-		return 1, nil
+		return 1
 	case vb.labels == "":
-		return -1, nil
+		return -1
 	}
 	x, y := va.labels, vb.labels
 	for x != "" || y != "" {
 		if x == "" {
-			return -1, nil
+			return -1
 		}
 		if y == "" {
-			return 1, nil
+			return 1
 		}
 		var lx, ly string
 		lx, x, _ = strings.Cut(x, ".")
 		ly, y, _ = strings.Cut(y, ".")
 		if c := nugetCompareLabel(lx, ly); c != 0 {
-			return c, nil
+			return c
 		}
 	}
-	return 0, nil
+	return 0
 }
 
 // nugetLabelNumber is int.TryParse on a label: an optional '-' (labels

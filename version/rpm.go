@@ -55,22 +55,25 @@ func parseEVR(s string) rpmEVR {
 
 func (rs rpmScheme) Compare(a, b string) (int, error) {
 	return compareValid(rs, a, b, func(a, b string) int {
-		ea, eb := parseEVR(a), parseEVR(b)
-		e1, e2 := "0", "0"
-		if ea.hasEpoch {
-			e1 = ea.epoch
-		}
-		if eb.hasEpoch {
-			e2 = eb.epoch
-		}
-		if c := rpmvercmp(e1, e2); c != 0 {
-			return c
-		}
-		if c := rpmvercmp(ea.version, eb.version); c != 0 {
-			return c
-		}
-		return rpmvercmp(ea.release, eb.release)
+		return compareEVR(parseEVR(a), parseEVR(b))
 	})
+}
+
+func compareEVR(ea, eb rpmEVR) int {
+	e1, e2 := "0", "0"
+	if ea.hasEpoch {
+		e1 = ea.epoch
+	}
+	if eb.hasEpoch {
+		e2 = eb.epoch
+	}
+	if c := rpmvercmp(e1, e2); c != 0 {
+		return c
+	}
+	if c := rpmvercmp(ea.version, eb.version); c != 0 {
+		return c
+	}
+	return rpmvercmp(ea.release, eb.release)
 }
 
 // rpmvercmp is rpm's segment comparison (lib/rpmvercmp.c, rpm 4.15+).

@@ -110,16 +110,25 @@ func Affected(s Scheme, events []Event, v string) (affected bool, fixed string, 
 	if s == nil {
 		return false, "", errors.New("version: Affected needs a scheme")
 	}
-	if err := s.Valid(v); err != nil {
+	p, err := Parse(s, v)
+	if err != nil {
 		return false, "", err
 	}
+	return p.Affected(events)
+}
+
+// Affected is the package function Affected for the parsed version. Each
+// event is validated and compared with the version in one parse.
+func (p *Parsed) Affected(events []Event) (affected bool, fixed string, err error) {
+	s := p.scheme
 	type ev struct {
 		kind, ver string
 		zero      bool // introduced "0": before every version
+		cmp       int  // the version against ver
 	}
-	evs := make([]ev, 0, len(events))
-	var limits []string
-	sawLimit := false
+	var buf [8]ev
+	evs := buf[:0]
+	sawLimit, beforeLimit := false, false
 	for _, e := range events {
 		k, ver, err := e.kind()
 		if err != nil {
@@ -128,47 +137,34 @@ func Affected(s Scheme, events []Event, v string) (affected bool, fixed string, 
 		if k == "limit" {
 			sawLimit = true
 			if strings.Contains(ver, "*") {
-				limits = append(limits, "*")
+				beforeLimit = true
 				continue
 			}
-			if err := s.Valid(ver); err != nil {
+			// For a valid version, Compare fails exactly when Valid(ver) does.
+			c, err := p.Compare(ver)
+			if err != nil {
 				return false, "", fmt.Errorf("version: limit event: %w", err)
 			}
-			limits = append(limits, ver)
+			beforeLimit = beforeLimit || c < 0
 			continue
 		}
 		zero := k == "introduced" && ver == "0"
+		c := 1
 		if !zero {
-			if err := s.Valid(ver); err != nil {
+			if c, err = p.Compare(ver); err != nil {
 				return false, "", fmt.Errorf("version: %s event: %w", k, err)
 			}
 		}
-		evs = append(evs, ev{k, ver, zero})
+		evs = append(evs, ev{k, ver, zero, c})
 	}
-
-	if sawLimit {
-		before := false
-		for _, l := range limits {
-			if l == "*" {
-				before = true
-				break
-			}
-			c, err := s.Compare(v, l)
-			if err != nil {
-				return false, "", err
-			}
-			if c < 0 {
-				before = true
-				break
-			}
-		}
-		if !before {
-			return false, "", nil
-		}
+	if sawLimit && !beforeLimit {
+		return false, "", nil
 	}
 
 	// All versions were validated above, so comparison errors cannot occur
-	// here; the stable sort keeps record order among equal versions.
+	// here; the stable sort keeps record order among equal versions. Two
+	// events on different sides of the version (or one equal to it) are
+	// in the order of their comparisons with it, which are known.
 	slices.SortStableFunc(evs, func(x, y ev) int {
 		switch {
 		case x.zero && y.zero:
@@ -177,6 +173,8 @@ func Affected(s Scheme, events []Event, v string) (affected bool, fixed string, 
 			return -1
 		case y.zero:
 			return 1
+		case x.cmp != y.cmp:
+			return y.cmp - x.cmp // v-x > v-y: x < y
 		}
 		c, _ := s.Compare(x.ver, y.ver)
 		return c
@@ -187,31 +185,15 @@ func Affected(s Scheme, events []Event, v string) (affected bool, fixed string, 
 	for i, e := range evs {
 		switch e.kind {
 		case "introduced":
-			if e.zero {
-				vulnerable, lastIntro = true, i
-				continue
-			}
-			c, err := s.Compare(v, e.ver)
-			if err != nil {
-				return false, "", err
-			}
-			if c >= 0 {
+			if e.cmp >= 0 { // "0" compares as before every version
 				vulnerable, lastIntro = true, i
 			}
 		case "fixed":
-			c, err := s.Compare(v, e.ver)
-			if err != nil {
-				return false, "", err
-			}
-			if c >= 0 {
+			if e.cmp >= 0 {
 				vulnerable = false
 			}
 		case "last_affected":
-			c, err := s.Compare(v, e.ver)
-			if err != nil {
-				return false, "", err
-			}
-			if c > 0 {
+			if e.cmp > 0 {
 				vulnerable = false
 			}
 		}

@@ -244,10 +244,9 @@ func (s *Server) submitInventory(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	limit, _ := strconv.Atoi(q.Get("limit"))
 	offset, _ := strconv.Atoi(q.Get("offset"))
 	f := store.ImageFilter{Teams: tokenOf(r).Teams, Team: q.Get("team"), Repository: q.Get("repository"), Decision: q.Get("verdict"),
-		Severity: q.Get("severity"), HasFix: q.Get("has_fix") == "true", Limit: limit, Offset: offset}
+		Severity: q.Get("severity"), HasFix: q.Get("has_fix") == "true", Limit: pageLimit(q.Get("limit")), Offset: max(offset, 0)}
 	rows, err := s.st.Images(r.Context(), f)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
@@ -429,14 +428,52 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// deliveries pages through a webhook's delivery log, newest first: limit
+// rows with ids below before (0 or none: from the newest); next_before,
+// when present, is the before of the next page.
 func (s *Server) deliveries(w http.ResponseWriter, r *http.Request) {
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	ds, err := s.st.Deliveries(r.Context(), id, 200)
+	q := r.URL.Query()
+	limit := pageLimit(q.Get("limit"))
+	var before int64
+	if v := q.Get("before"); v != "" {
+		b, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || b < 0 {
+			// Ignoring it would start over from the newest, and a client
+			// following pages would never reach the end.
+			writeError(w, http.StatusBadRequest, "before: a delivery id (the next_before of the previous page)")
+			return
+		}
+		before = b
+	}
+	// One row more than asked says whether another page follows.
+	ds, err := s.st.Deliveries(r.Context(), id, before, limit+1)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	writeJSON(w, 200, map[string]any{"deliveries": ds})
+	out := map[string]any{"deliveries": ds}
+	if len(ds) > limit {
+		ds = ds[:limit]
+		out["deliveries"], out["next_before"] = ds, ds[limit-1].ID
+	}
+	writeJSON(w, 200, out)
+}
+
+// Page sizes of list endpoints.
+const (
+	defaultPageSize = 100
+	maxPageSize     = 1000
+)
+
+// pageLimit reads a list endpoint's limit parameter: unset, or not a
+// positive number, gives the default; above the maximum, the maximum.
+func pageLimit(v string) int {
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return defaultPageSize
+	}
+	return min(n, maxPageSize)
 }
 
 type tokenRequest struct {

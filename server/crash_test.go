@@ -378,8 +378,7 @@ func waitJobDone(t testing.TB, base string, id int64, within time.Duration) stor
 	}
 }
 
-// allDeliveries reads a webhook's whole delivery log from the store (the
-// API shows the newest 200 only).
+// allDeliveries reads a webhook's whole delivery log from the store.
 func allDeliveries(t testing.TB, e *crashEnv, hook int64) []store.Delivery {
 	t.Helper()
 	u := e.dbURL
@@ -392,7 +391,7 @@ func allDeliveries(t testing.TB, e *crashEnv, hook int64) []store.Delivery {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	ds, err := st.Deliveries(ctx, hook, 1_000_000)
+	ds, err := st.Deliveries(ctx, hook, 0, 1_000_000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -724,12 +723,24 @@ func runCrashScenario(t *testing.T, e *crashEnv, nImages, rounds int) {
 		}
 	}
 
-	// The delivery log through the API: the verdict hook's whole log fits
-	// its 200 rows; the all-events hook's newest 200 rows.
+	// The delivery log through the API, page by page.
 	for _, h := range []int64{hookVerdicts.ID, hookAll.ID} {
 		var out struct{ Deliveries []store.Delivery }
-		if c := apiCall(t, p.url, "GET", fmt.Sprintf("/api/v1/webhooks/%d/deliveries", h), nil, &out); c != 200 {
-			t.Fatalf("deliveries of hook %d: %d", h, c)
+		for before := int64(0); ; {
+			var page struct {
+				Deliveries []store.Delivery
+				NextBefore int64 `json:"next_before"`
+			}
+			if c := apiCall(t, p.url, "GET", fmt.Sprintf("/api/v1/webhooks/%d/deliveries?limit=1000&before=%d", h, before), nil, &page); c != 200 {
+				t.Fatalf("deliveries of hook %d: %d", h, c)
+			}
+			out.Deliveries = append(out.Deliveries, page.Deliveries...)
+			if before = page.NextBefore; before == 0 {
+				break
+			}
+		}
+		if log := allDeliveries(t, e, h); len(out.Deliveries) != len(log) {
+			t.Errorf("API: hook %d's log shows %d deliveries, the store holds %d", h, len(out.Deliveries), len(log))
 		}
 		for _, d := range out.Deliveries {
 			if d.State != store.DeliveryDelivered {

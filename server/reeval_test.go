@@ -2,11 +2,13 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -257,7 +259,338 @@ func agree(t *testing.T, ctx context.Context, s *Server, invs []*customs.Invento
 		}
 		total += len(want)
 	}
+	// No findings are kept for a package under a signature no image holds.
+	if n, err := s.st.UnheldPackageVulns(ctx); err != nil || n != 0 {
+		t.Fatalf("%s: %d stored findings belong to package groups no image is in (%v)", step, n, err)
+	}
 	if total == 0 && step == "second half added" {
 		t.Fatalf("%s: no findings at all; the test proves nothing", step)
 	}
+}
+
+// TestReevaluationDropsFindingsNoImageHolds moves images from one findings
+// signature of a package to another, by package (an advisory change) and
+// whole (images stored again), and asserts the findings stored under a
+// signature are deleted once no image holds it, and kept while one does,
+// with every image's findings still those of a whole judgement.
+func TestReevaluationDropsFindingsNoImageHolds(t *testing.T) {
+	ctx := context.Background()
+	distro := &customs.Distro{ID: "debian", VersionID: "12"}
+	inventory := func(i int, opensslVersion string) *customs.Inventory {
+		inv := &customs.Inventory{Distro: distro, Image: customs.Image{ConfigDigest: fmt.Sprintf("sha256:%064d", i), Config: &customs.Config{User: "app"}}}
+		for _, p := range []struct{ name, version string }{{"openssl", opensslVersion}, {"zlib", "1.0-1"}} {
+			inv.Packages = append(inv.Packages, customs.Package{Name: p.name, Version: p.version, Type: "deb", Source: p.name, SourceVersion: p.version, Ecosystem: "Debian:12"})
+		}
+		return inv
+	}
+	record := func(id, pkg, fixed, withdrawn string) string {
+		w := ""
+		if withdrawn != "" {
+			w = `"withdrawn":"` + withdrawn + `",`
+		}
+		return `{"id":"` + id + `","modified":"2026-11-0` + map[bool]string{true: "2", false: "1"}[withdrawn != ""] + `T00:00:00Z",` + w +
+			`"severity":[{"type":"CVSS_V3","score":"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],` +
+			`"affected":[{"package":{"ecosystem":"Debian:12","name":"` + pkg + `"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"` + fixed + `"}]}]}]}`
+	}
+	storetest.Each(t, func(t *testing.T, url string) {
+		st, err := store.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		db, err := advisory.Open(ctx, filepath.Join(t.TempDir(), "adv.db"), advisory.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		eng, err := policy.New(ctx, policy.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := New(Config{Store: st, DB: db, Policy: eng})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ImportReader(ctx, strings.NewReader("["+record("CVE-2026-0001", "openssl", "1.0-2", "")+","+record("CVE-2026-0002", "zlib", "1.0-2", "")+"]"), advisory.ImportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		invs := []*customs.Inventory{inventory(0, "1.0-1"), inventory(1, "1.0-1"), inventory(2, "1.0-1")}
+		for i, inv := range invs {
+			if _, err := s.storeInventory(ctx, inv, scanRequest{Ref: fmt.Sprintf("r/img%d:1", i), Team: "t"}, "scan"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		agree(t, ctx, s, invs, "stored")
+		openssl := [][2]string{{"Debian:12", "openssl"}}
+		group := func(step string) store.PackageGroup {
+			t.Helper()
+			gs, _, err := st.AffectedGroups(ctx, openssl)
+			if err != nil || len(gs) != 1 {
+				t.Fatalf("%s: openssl groups %+v (%v), want one", step, gs, err)
+			}
+			return gs[0]
+		}
+		rowsOf := func(g store.PackageGroup) int {
+			t.Helper()
+			vs, err := st.PackageVulns(ctx, g.PackageID, g.Sig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(vs)
+		}
+		apply := func(step string, payload string) {
+			t.Helper()
+			delta, err := db.ImportReader(ctx, strings.NewReader(payload), advisory.ImportOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var req reevalRequest
+			for _, k := range delta.Packages {
+				req.Packages = append(req.Packages, [2]string{k.Ecosystem, k.Name})
+			}
+			req.Cause = step
+			if _, err := s.reeval(ctx, req); err != nil {
+				t.Fatalf("%s: %v", step, err)
+			}
+			agree(t, ctx, s, invs, step)
+		}
+
+		// By package: every image moves off the first signature at once.
+		first := group("stored")
+		if first.Images != 3 || rowsOf(first) != 1 {
+			t.Fatalf("stored: openssl group %+v with %d findings, want 3 images and 1 finding", first, rowsOf(first))
+		}
+		apply("advisory added", record("CVE-2026-0003", "openssl", "1.0-3", ""))
+		second := group("advisory added")
+		if second.Sig == first.Sig || second.Images != 3 || rowsOf(second) != 2 {
+			t.Fatalf("advisory added: openssl group %+v with %d findings, want 3 images and 2 findings", second, rowsOf(second))
+		}
+		if n := rowsOf(first); n != 0 {
+			t.Fatalf("advisory added: %d findings still stored under the signature no image holds", n)
+		}
+
+		// Whole: images stored again with openssl fixed leave the signature
+		// one by one; its findings stay while an image holds it.
+		for i := range invs {
+			invs[i] = inventory(i, "1.0-3")
+			if _, err := s.storeInventory(ctx, invs[i], scanRequest{Ref: fmt.Sprintf("r/img%d:2", i), Team: "t"}, "rescan"); err != nil {
+				t.Fatal(err)
+			}
+			agree(t, ctx, s, invs, "rescan")
+			if want := map[bool]int{true: 0, false: 2}[i == len(invs)-1]; rowsOf(second) != want {
+				t.Fatalf("rescan of image %d: %d findings stored under the old signature, want %d", i, rowsOf(second), want)
+			}
+		}
+
+		// By package again, for an image left on the old version: a
+		// withdrawal moves it to a smaller set of findings.
+		invs[0] = inventory(0, "1.0-1")
+		if _, err := s.storeInventory(ctx, invs[0], scanRequest{Ref: "r/img0:3", Team: "t"}, "downgrade"); err != nil {
+			t.Fatal(err)
+		}
+		held := groupOf(t, st, openssl, 1)
+		if rowsOf(held) != 2 {
+			t.Fatalf("downgrade: openssl group %+v with %d findings, want 2", held, rowsOf(held))
+		}
+		apply("withdrawal", record("CVE-2026-0003", "openssl", "1.0-3", "2026-11-02T00:00:00Z"))
+		if rowsOf(held) != 0 {
+			t.Fatalf("withdrawal: %d findings still stored under the signature no image holds", rowsOf(held))
+		}
+		now := groupOf(t, st, openssl, 1)
+		if rowsOf(now) != 1 {
+			t.Fatalf("withdrawal: openssl group %+v with %d findings, want 1", now, rowsOf(now))
+		}
+
+		// Findings lost under a signature images hold (a writer racing the
+		// collection): the next change cannot move those images' counts by
+		// a difference and re-judges them whole.
+		raw := rawDB(t, url)
+		if _, err := raw.ExecContext(ctx, rebind(url, `DELETE FROM package_vulns WHERE package_id = ? AND sig = ?`), now.PackageID, now.Sig); err != nil {
+			t.Fatal(err)
+		}
+		apply("after a loss", record("CVE-2026-0004", "openssl", "1.0-4", ""))
+	})
+}
+
+// rawDB opens the database behind a store URL directly.
+func rawDB(t *testing.T, url string) *sql.DB {
+	t.Helper()
+	driver, dsn := "pgx", url
+	if path, ok := strings.CutPrefix(url, "sqlite:"); ok {
+		driver, dsn = "sqlite", "file:"+path+"?_pragma=busy_timeout(10000)"
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// rebind turns ? placeholders into $N for PostgreSQL.
+func rebind(url, q string) string {
+	if strings.HasPrefix(url, "sqlite:") {
+		return q
+	}
+	for n := 1; strings.Contains(q, "?"); n++ {
+		q = strings.Replace(q, "?", "$"+strconv.Itoa(n), 1)
+	}
+	return q
+}
+
+// groupOf returns the one group of the packages whose images number n.
+func groupOf(t *testing.T, st *store.Store, keys [][2]string, n int) store.PackageGroup {
+	t.Helper()
+	gs, _, err := st.AffectedGroups(context.Background(), keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []store.PackageGroup
+	for _, g := range gs {
+		if g.Images == n {
+			out = append(out, g)
+		}
+	}
+	if len(out) != 1 {
+		t.Fatalf("groups %+v: want exactly one of %d images", gs, n)
+	}
+	return out[0]
+}
+
+// TestOneDeltaIsOneChangePerImage applies a delta naming two packages that
+// both images hold: each image is counted once, gets one history entry
+// naming both findings, and one announcement of each kind (a finding's
+// vulnerability.new each, one rebuild.recommended with both bumps, one
+// verdict change), as judging it whole would give.
+func TestOneDeltaIsOneChangePerImage(t *testing.T) {
+	ctx := context.Background()
+	storetest.Each(t, func(t *testing.T, url string) {
+		st, err := store.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		db, err := advisory.Open(ctx, filepath.Join(t.TempDir(), "adv.db"), advisory.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		data := filepath.Join(t.TempDir(), "permissive.yaml")
+		os.WriteFile(data, []byte("customs:\n  settings:\n    signature: {enabled: false}\n    root_user: {enabled: false}\n    secrets: {enabled: false}\n    misconfigurations: {enabled: false}\n"), 0o644)
+		eng, err := policy.New(ctx, policy.Options{DataFiles: []string{data}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := New(Config{Store: st, DB: db, Policy: eng})
+		if err != nil {
+			t.Fatal(err)
+		}
+		distro := &customs.Distro{ID: "debian", VersionID: "12"}
+		var invs []*customs.Inventory
+		for i := range 2 {
+			inv := &customs.Inventory{Distro: distro, Image: customs.Image{ConfigDigest: fmt.Sprintf("sha256:%064d", i), Config: &customs.Config{User: "app"}}}
+			for _, name := range []string{"openssl", "zlib", fmt.Sprintf("own%d", i)} {
+				inv.Packages = append(inv.Packages, customs.Package{Name: name, Version: "1.0-1", Type: "deb", Source: name, SourceVersion: "1.0-1", Ecosystem: "Debian:12"})
+			}
+			if _, err := s.storeInventory(ctx, inv, scanRequest{Ref: fmt.Sprintf("r/img%d:1", i), Team: "t"}, "scan"); err != nil {
+				t.Fatal(err)
+			}
+			invs = append(invs, inv)
+		}
+		hook := &store.Webhook{URL: "http://127.0.0.1:1/", Secret: "0123456789abcdef"}
+		if err := st.CreateWebhook(ctx, hook); err != nil {
+			t.Fatal(err)
+		}
+		var recs []string
+		for _, p := range []string{"openssl", "zlib"} {
+			recs = append(recs, `{"id":"CVE-2026-`+p+`","modified":"2026-11-01T00:00:00Z","severity":[{"type":"CVSS_V3","score":"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],`+
+				`"affected":[{"package":{"ecosystem":"Debian:12","name":"`+p+`"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.0-2"}]}]}]}`)
+		}
+		delta, err := db.ImportReader(ctx, strings.NewReader("["+strings.Join(recs, ",")+"]"), advisory.ImportOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := reevalRequest{Cause: "two packages"}
+		for _, k := range delta.Packages {
+			req.Packages = append(req.Packages, [2]string{k.Ecosystem, k.Name})
+		}
+		rs, err := s.reeval(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rs.images != 2 || rs.changed != 2 || rs.pairs != 4 {
+			t.Fatalf("stats %+v: want 2 images, 2 changed, 4 image-package pairs", rs)
+		}
+		agree(t, ctx, s, invs, "two packages")
+		ds, err := st.Deliveries(ctx, hook.ID, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		events := map[string][]map[string]any{}
+		for _, d := range ds {
+			var ev map[string]any
+			if err := json.Unmarshal([]byte(d.Payload), &ev); err != nil {
+				t.Fatal(err)
+			}
+			img, _ := ev["image"].(map[string]any)
+			events[fmt.Sprint(img["digest"], " ", ev["event"])] = append(events[fmt.Sprint(img["digest"], " ", ev["event"])], ev)
+		}
+		for _, inv := range invs {
+			d, err := st.Image(ctx, inv.Image.ID(), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last := d.History[len(d.History)-1]
+			added := append([]string(nil), last.Added...)
+			sort.Strings(added)
+			if len(d.History) != 2 || last.Cause != "two packages" || last.Decision != policy.Deny ||
+				strings.Join(added, ",") != "CVE-2026-openssl openssl,CVE-2026-zlib zlib" {
+				t.Errorf("%s: history %+v: want the scan and one entry adding both findings", d.Ref, d.History)
+			}
+			digest := inv.Image.ID()
+			if n := len(events[digest+" "+EventVulnerabilityNew]); n != 2 {
+				t.Errorf("%s: %d vulnerability.new events, want 2", d.Ref, n)
+			}
+			if rb := events[digest+" "+EventRebuildRecommended]; len(rb) != 1 || len(rb[0]["bumps"].([]any)) != 2 {
+				t.Errorf("%s: rebuild.recommended events %v: want one naming both bumps", d.Ref, rb)
+			}
+			if vc := events[digest+" "+EventVerdictChanged]; len(vc) != 1 || vc[0]["from"] != policy.Allow || vc[0]["to"] != policy.Deny {
+				t.Errorf("%s: verdict_changed events %v: want one, allow to deny", d.Ref, vc)
+			}
+		}
+		if len(ds) != 8 {
+			t.Errorf("%d deliveries, want 8 (4 per image)", len(ds))
+		}
+
+		// A delta too large for one set (here: every change its own set,
+		// and its own chunk of groups) still counts each image once, and
+		// ends where one set would.
+		defer func(pairs, chunk int) { reevalSetPairs, reevalChunk = pairs, chunk }(reevalSetPairs, reevalChunk)
+		reevalSetPairs, reevalChunk = 1, 1
+		recs = recs[:0]
+		for _, p := range []string{"openssl", "zlib"} {
+			recs = append(recs, `{"id":"CVE-2026-`+p+`-2","modified":"2026-11-01T00:00:00Z","severity":[{"type":"CVSS_V3","score":"CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:U/C:L/I:N/A:N"}],`+
+				`"affected":[{"package":{"ecosystem":"Debian:12","name":"`+p+`"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]}]}`)
+		}
+		if _, err := db.ImportReader(ctx, strings.NewReader("["+strings.Join(recs, ",")+"]"), advisory.ImportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		req.Cause = "two sets"
+		if rs, err = s.reeval(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+		if rs.images != 2 || rs.changed != 2 || rs.pairs != 4 {
+			t.Fatalf("two sets: stats %+v: want 2 images, 2 changed, 4 image-package pairs", rs)
+		}
+		agree(t, ctx, s, invs, "two sets")
+		for _, inv := range invs {
+			d, err := st.Image(ctx, inv.Image.ID(), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(d.History) != 4 {
+				t.Errorf("%s: %d history entries, want 4 (one per set)", d.Ref, len(d.History))
+			}
+		}
+	})
 }

@@ -11,8 +11,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	neturl "net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -397,4 +399,105 @@ func TestTeamsSeeOnlyTheirImages(t *testing.T) {
 	if sum.Images != 0 {
 		t.Errorf("web's summary counts payments' images: %+v", sum)
 	}
+}
+
+// TestDeliveryLogPages pages through a webhook's delivery log, longer than
+// a page, through the API and sees every delivery exactly once, newest
+// first, and none of another webhook's.
+func TestDeliveryLogPages(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		h := start(t, url)
+		sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+		defer sink.Close()
+		var hook, other store.Webhook
+		for _, w := range []*store.Webhook{&hook, &other} {
+			if c := h.do("POST", "/api/v1/webhooks", adminSecret, map[string]string{"url": sink.URL, "secret": "0123456789abcdef"}, w); c != 201 {
+				t.Fatalf("webhook: %d", c)
+			}
+		}
+		st, err := store.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		const total = 250
+		var ds []store.NewDelivery
+		for i := range total {
+			ds = append(ds, store.NewDelivery{WebhookID: hook.ID, Event: server.EventVerdictChanged, Payload: fmt.Sprintf(`{"n":%d}`, i)})
+			if i%3 == 0 {
+				ds = append(ds, store.NewDelivery{WebhookID: other.ID, Event: server.EventVerdictChanged, Payload: fmt.Sprintf(`{"other":%d}`, i)})
+			}
+		}
+		if err := st.AddDeliveries(ctx, ds); err != nil {
+			t.Fatal(err)
+		}
+		type page struct {
+			Deliveries []store.Delivery `json:"deliveries"`
+			NextBefore int64            `json:"next_before"`
+		}
+		// pageAll follows next_before from the first page of query.
+		pageAll := func(query string, want int) (pages int) {
+			t.Helper()
+			seen := map[int64]bool{}
+			var last int64
+			path := fmt.Sprintf("/api/v1/webhooks/%d/deliveries?%s", hook.ID, query)
+			for {
+				var p page
+				if c := h.do("GET", path, adminSecret, nil, &p); c != 200 {
+					t.Fatalf("GET %s: %d", path, c)
+				}
+				pages++
+				for _, d := range p.Deliveries {
+					if d.WebhookID != hook.ID {
+						t.Fatalf("%s: delivery %d of webhook %d in webhook %d's log", query, d.ID, d.WebhookID, hook.ID)
+					}
+					if seen[d.ID] {
+						t.Fatalf("%s: delivery %d shown twice", query, d.ID)
+					}
+					if last != 0 && d.ID >= last {
+						t.Fatalf("%s: delivery %d after %d: not newest first", query, d.ID, last)
+					}
+					seen[d.ID], last = true, d.ID
+				}
+				if p.NextBefore == 0 {
+					break
+				}
+				if p.NextBefore != last {
+					t.Fatalf("%s: next_before %d, the page ended at %d", query, p.NextBefore, last)
+				}
+				if pages > total {
+					t.Fatalf("%s: paging does not end", query)
+				}
+				q, _ := neturl.ParseQuery(query)
+				q.Set("before", strconv.FormatInt(p.NextBefore, 10))
+				path = fmt.Sprintf("/api/v1/webhooks/%d/deliveries?%s", hook.ID, q.Encode())
+			}
+			if len(seen) != want {
+				t.Fatalf("%s: %d deliveries seen over %d pages, want %d", query, len(seen), pages, want)
+			}
+			return pages
+		}
+		for _, c := range []struct {
+			query string
+			pages int
+		}{
+			{"limit=100", 3},
+			{"limit=125", 2}, // the last page is full, and says nothing follows
+			{"limit=1", total},
+			{"", 3},           // default 100
+			{"limit=5000", 1}, // at most 1000
+			{"limit=-4", 3},
+			{"limit=100&before=0", 3}, // 0: from the newest
+		} {
+			if got := pageAll(c.query, total); got != c.pages {
+				t.Errorf("%q: %d pages, want %d", c.query, got, c.pages)
+			}
+		}
+		for _, before := range []string{"latest", "-1"} {
+			if c := h.do("GET", fmt.Sprintf("/api/v1/webhooks/%d/deliveries?before=%s", hook.ID, before), adminSecret, nil, nil); c != 400 {
+				t.Errorf("before=%s: %d, want 400", before, c)
+			}
+		}
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -292,12 +293,22 @@ func (s *Server) enqueueReeval(ctx context.Context, delta *advisory.Delta, cause
 func (s *Server) reevalJob(ctx context.Context, owner string, j *store.Job) (string, error) {
 	var req reevalRequest
 	if err := json.Unmarshal([]byte(j.Payload), &req); err != nil {
+		return "", fmt.Errorf("reading re-evaluation job %d: %w", j.ID, err)
+	}
+	st, err := s.reeval(ctx, req)
+	if err != nil {
 		return "", err
 	}
+	return fmt.Sprintf("%d images re-judged, %d changed", st.images, st.changed), nil
+}
+
+// reeval re-judges the stored images an advisory change touches: package
+// by package when the policy allows it, else each image whole.
+func (s *Server) reeval(ctx context.Context, req reevalRequest) (reevalStats, error) {
 	// The advisories may have been posted to another replica.
 	d, err := s.syncPrivate(ctx)
 	if err != nil {
-		return "", err
+		return reevalStats{}, err
 	}
 	for _, k := range d.Packages {
 		req.Packages = append(req.Packages, [2]string{k.Ecosystem, k.Name})
@@ -321,17 +332,18 @@ func (s *Server) reevalJob(ctx context.Context, owner string, j *store.Job) (str
 		}
 	}
 	if err != nil {
-		return "", err
+		return st, err
 	}
 	s.metrics.reevaluated.Add(float64(st.images))
 	s.log.Info("re-judged images after an advisory change", "cause", req.Cause, "packages", len(req.Packages), "images", st.images,
-		"changed", st.changed, "package_groups", st.groups, "took", time.Since(start))
-	return fmt.Sprintf("%d images re-judged, %d changed", st.images, st.changed), nil
+		"changed", st.changed, "package_groups", st.groups, "image_packages", st.pairs, "took", time.Since(start))
+	return st, nil
 }
 
-// reevalStats count what a re-evaluation did. Judged by package, an image
-// holding several changed packages counts once per package.
-type reevalStats struct{ images, changed, groups int }
+// reevalStats count what a re-evaluation did: images and changed count
+// each image once however many of its packages changed; pairs counts the
+// (image, package) pairs judged by package, the work done.
+type reevalStats struct{ images, changed, groups, pairs int }
 
 // errJudgeWhole says a package's findings could not be judged on their own
 // (the policy failed on findings without an image): judge images whole.
@@ -358,11 +370,22 @@ func (s *Server) reevalImages(ctx context.Context, ids []int64, cause string, st
 	return nil
 }
 
+// Bounds of one change set (one transaction): SQLite has one writer, so a
+// set holds up every other write while it is applied; a delta larger than
+// this is applied in several sets (an image then gets a history entry per
+// set that touches it). Variables for tests.
+var (
+	reevalSetPairs = 250_000 // (image, package) pairs
+	reevalChunk    = 256     // package groups read and matched at a time
+)
+
 // reevalByPackage applies an advisory change package by package: each
 // distinct package the change touches is matched and judged once, and every
-// image holding it with the same findings is updated in one transaction.
-// This is sound because the policy is finding-local (what it makes of a
-// finding does not depend on the rest of the image); the image's other
+// image holding it with the same findings is updated by the same
+// statements; the changes of a delta are applied together, so that an
+// image holding many changed packages is updated, and its history written,
+// once. This is sound because the policy is finding-local (what it makes
+// of a finding does not depend on the rest of the image); the image's other
 // evidence is kept as its base decision. Images stored before the package
 // index existed are re-judged whole.
 func (s *Server) reevalByPackage(ctx context.Context, req reevalRequest, st *reevalStats) error {
@@ -374,6 +397,23 @@ func (s *Server) reevalByPackage(ctx context.Context, req reevalRequest, st *ree
 	if err != nil {
 		return err
 	}
+	// Images count once however many of their packages the delta names.
+	// The groups of one package hold distinct images: no query for a delta
+	// naming one package.
+	var pkgIDs []int64
+	for i, g := range groups {
+		st.groups++
+		st.pairs += g.Images
+		if i == 0 || g.PackageID != groups[i-1].PackageID {
+			pkgIDs = append(pkgIDs, g.PackageID)
+		}
+	}
+	if len(pkgIDs) == 1 {
+		st.images = st.pairs
+	} else if st.images, err = s.st.ImagesHolding(ctx, pkgIDs); err != nil {
+		return err
+	}
+
 	type judged struct {
 		findings []customs.Finding
 		rows     []store.VulnRow
@@ -382,23 +422,82 @@ func (s *Server) reevalByPackage(ctx context.Context, req reevalRequest, st *ree
 	}
 	memo := map[int64]*judged{}
 	now := time.Now()
-	for _, g := range groups {
+	changedIDs := map[int64]bool{}
+	// The set being gathered, with what each change announces.
+	set := store.ChangeSet{Cause: req.Cause}
+	var added [][]customs.Finding
+	var deny [][]policy.Reason
+	pairs := 0
+	if len(hooks) > 0 {
+		set.Announce = func(changed []store.ChangedImage) []store.NewDelivery {
+			cs := make([]change, 0, len(changed))
+			for _, ci := range changed {
+				c := change{row: ci.Before, baseTop: ci.Before.BaseTop, from: ci.Before.Decision, to: ci.Decision, cause: req.Cause}
+				for _, k := range ci.Changes {
+					c.added = append(c.added, added[k]...)
+					c.deny = append(c.deny, deny[k]...)
+				}
+				cs = append(cs, c)
+			}
+			return deliveriesOf(hooks, cs)
+		}
+	}
+	// apply applies the set gathered. An image counts once over every set:
+	// when the delta takes more than one, the sets say which images they
+	// changed; one set's count is the answer.
+	sets := 0
+	apply := func(last bool) error {
+		if len(set.Changes) == 0 {
+			return nil
+		}
+		set.IDs = !last || sets > 0
+		n, ids, err := s.st.ApplyPackageChanges(ctx, set)
+		if err != nil {
+			return fmt.Errorf("applying %d package changes (%d image packages): %w", len(set.Changes), pairs, err)
+		}
+		sets++
+		if set.IDs {
+			for _, id := range ids {
+				changedIDs[id] = true
+			}
+			st.changed = len(changedIDs)
+		} else {
+			st.changed = n
+		}
+		if n > 0 && set.Announce != nil {
+			s.wakeDelivery()
+		}
+		set.Changes, added, deny, pairs = set.Changes[:0], added[:0], deny[:0], 0
+		return nil
+	}
+	// Images whose stored findings for a package are missing: their counts
+	// cannot be moved by a difference, so they are re-judged whole.
+	var whole []int64
+	for start := 0; start < len(groups); start += reevalChunk {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		st.groups++
-		st.images += g.Images
-		jd := memo[g.PackageID]
-		if jd == nil {
-			body, err := s.st.Package(ctx, g.PackageID)
-			if err != nil {
-				return err
+		part := groups[start:min(start+reevalChunk, len(groups))]
+		var ids []int64
+		for i, g := range part {
+			if memo[g.PackageID] == nil && (i == 0 || g.PackageID != part[i-1].PackageID) {
+				ids = append(ids, g.PackageID)
+			}
+		}
+		bodies, err := s.st.Packages(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			body := bodies[id]
+			if body == nil {
+				return fmt.Errorf("package %d: %w", id, store.ErrNotFound)
 			}
 			findings, err := s.matchPackage(ctx, body)
 			if err != nil {
 				return fmt.Errorf("matching package %s: %w", body.Package.Name, err)
 			}
-			effects, deny, err := s.cfg.Policy.FindingEffects(ctx, findings, now)
+			effects, reasons, err := s.cfg.Policy.FindingEffects(ctx, findings, now)
 			if err != nil {
 				return fmt.Errorf("%w: %v", errJudgeWhole, err)
 			}
@@ -406,55 +505,83 @@ func (s *Server) reevalByPackage(ctx context.Context, req reevalRequest, st *ree
 			for i, f := range findings {
 				em[policy.FindingKey(f)] = effects[i]
 			}
-			jd = &judged{findings: findings, rows: store.RowsOf(findings, em), deny: deny}
+			jd := &judged{findings: findings, rows: store.RowsOf(findings, em), deny: reasons}
 			jd.sig = store.Signature(jd.rows)
-			memo[g.PackageID] = jd
+			memo[id] = jd
 		}
-		if jd.sig == g.Sig {
-			continue
+		var moved []store.GroupKey
+		for _, g := range part {
+			if memo[g.PackageID].sig != g.Sig {
+				moved = append(moved, store.GroupKey{PackageID: g.PackageID, Sig: g.Sig})
+			}
 		}
-		old, err := s.st.PackageVulns(ctx, g.PackageID, g.Sig)
+		olds, err := s.st.GroupVulns(ctx, moved)
 		if err != nil {
 			return err
 		}
-		c := store.PackageChange{PackageID: g.PackageID, OldSig: g.Sig, NewSig: jd.sig, Rows: jd.rows, Cause: req.Cause}
-		oldKeys, newKeys := make([]string, 0, len(old)), make([]string, 0, len(jd.rows))
-		for _, r := range old {
-			oldKeys = append(oldKeys, r.Key())
-			countDelta(&c, r, -1)
-		}
-		for _, r := range jd.rows {
-			newKeys = append(newKeys, r.Key())
-			countDelta(&c, r, 1)
-		}
-		c.Added, c.Removed = diff(oldKeys, newKeys)
-		if len(hooks) > 0 {
-			added := map[string]bool{}
-			for _, k := range c.Added {
-				added[k] = true
+		for _, g := range part {
+			jd := memo[g.PackageID]
+			if jd.sig == g.Sig {
+				continue
 			}
+			old, ok := olds[store.GroupKey{PackageID: g.PackageID, Sig: g.Sig}]
+			if !ok && g.Sig != store.Signature(nil) {
+				ids, err := s.st.GroupImages(ctx, store.GroupKey{PackageID: g.PackageID, Sig: g.Sig})
+				if err != nil {
+					return err
+				}
+				s.log.Warn("the stored findings of a package are missing: re-judging its images whole", "package", g.PackageID, "images", len(ids))
+				whole = append(whole, ids...)
+				continue
+			}
+			c := store.PackageChange{PackageID: g.PackageID, OldSig: g.Sig, NewSig: jd.sig, Rows: jd.rows}
+			oldKeys, newKeys := make([]string, 0, len(old)), make([]string, 0, len(jd.rows))
+			for _, r := range old {
+				oldKeys = append(oldKeys, r.Key())
+				countDelta(&c, r, -1)
+			}
+			for _, r := range jd.rows {
+				newKeys = append(newKeys, r.Key())
+				countDelta(&c, r, 1)
+			}
+			c.Added, c.Removed = diff(oldKeys, newKeys)
 			var addedFindings []customs.Finding
-			for _, f := range jd.findings {
-				if added[f.ID+" "+f.Package.Name] {
-					addedFindings = append(addedFindings, f)
+			if set.Announce != nil {
+				isNew := map[string]bool{}
+				for _, k := range c.Added {
+					isNew[k] = true
+				}
+				for _, f := range jd.findings {
+					if isNew[f.ID+" "+f.Package.Name] {
+						addedFindings = append(addedFindings, f)
+					}
 				}
 			}
-			c.Announce = func(changed []store.ChangedImage) []store.NewDelivery {
-				cs := make([]change, 0, len(changed))
-				for _, ci := range changed {
-					cs = append(cs, change{row: ci.Before, baseTop: ci.Before.BaseTop, added: addedFindings, from: ci.Before.Decision, to: ci.Decision,
-						deny: jd.deny, cause: req.Cause})
+			if len(set.Changes) > 0 && (len(set.Changes) == store.MaxChangeSet || pairs+g.Images > reevalSetPairs) {
+				if err := apply(false); err != nil {
+					return err
 				}
-				return deliveriesOf(hooks, cs)
 			}
+			set.Changes = append(set.Changes, c)
+			added, deny = append(added, addedFindings), append(deny, jd.deny)
+			pairs += g.Images
 		}
-		n, err := s.st.ApplyPackageChange(ctx, c)
+	}
+	if err := apply(true); err != nil {
+		return err
+	}
+	slices.Sort(whole)
+	for _, id := range slices.Compact(whole) {
+		c, err := s.reevalImage(ctx, id, req.Cause)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted meanwhile
+		}
 		if err != nil {
-			return fmt.Errorf("applying the change of package %d to %d images: %w", g.PackageID, g.Images, err)
+			return fmt.Errorf("re-judging image %d: %w", id, err)
 		}
-		st.changed += n
-		if n > 0 && c.Announce != nil {
-			s.wakeDelivery()
+		// Rare (lost findings): an image changed by a set too may count twice.
+		if c && !changedIDs[id] {
+			st.changed++
 		}
 	}
 	return s.reevalImages(ctx, legacy, req.Cause, st)

@@ -237,7 +237,7 @@ func TestDeliveriesSurviveAndAreClaimedOnce(t *testing.T) {
 			t.Fatalf("pending delivery not resumed: %+v", d2)
 		}
 		s2.DeliveryResult(ctx, d2.ID, store.DeliveryDelivered, 200, "", time.Now())
-		log, _ := s2.Deliveries(ctx, w.ID, 10)
+		log, _ := s2.Deliveries(ctx, w.ID, 0, 10)
 		if len(log) != 1 || log[0].State != store.DeliveryDelivered || log[0].LastStatus != 200 {
 			t.Fatalf("delivery log: %+v", log)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -169,19 +170,27 @@ func (s *Store) DeliveryResult(ctx context.Context, id int64, state string, stat
 	return err
 }
 
-// Deliveries lists a webhook's deliveries, newest first.
-func (s *Store) Deliveries(ctx context.Context, webhookID int64, limit int) ([]Delivery, error) {
+// Deliveries lists a webhook's deliveries, newest first: at most limit of
+// them, with ids below before when before > 0 (the last id of the previous
+// page). Paging by id rather than by offset: deliveries keep arriving at
+// the top while a client pages down, and an offset would show rows twice.
+func (s *Store) Deliveries(ctx context.Context, webhookID, before int64, limit int) ([]Delivery, error) {
+	where, args := "webhook_id = ?", []any{webhookID}
+	if before > 0 {
+		where += " AND id < ?"
+		args = append(args, before)
+	}
 	rows, err := s.query(ctx, `SELECT id, webhook_id, event, payload, state, attempts, next_at, last_status, last_error, created_at, delivered_at
-		FROM deliveries WHERE webhook_id = ? ORDER BY id DESC LIMIT ?`, webhookID, limit)
+		FROM deliveries WHERE `+where+` ORDER BY id DESC LIMIT ?`, append(args, limit)...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listing the deliveries of webhook %d: %w", webhookID, err)
 	}
 	defer rows.Close()
 	out := []Delivery{}
 	for rows.Next() {
 		var d Delivery
 		if err := rows.Scan(&d.ID, &d.WebhookID, &d.Event, &d.Payload, &d.State, &d.Attempts, &d.NextAt, &d.LastStatus, &d.LastError, &d.CreatedAt, &d.DeliveredAt); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("listing the deliveries of webhook %d: %w", webhookID, err)
 		}
 		out = append(out, d)
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -406,17 +407,53 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, h)
 }
 
+// webhookVisible says whether the token acts for the webhook's team (a
+// webhook for every team only for a token of every team), as creating it
+// required.
+func webhookVisible(tok *store.Token, h store.Webhook) bool {
+	if h.Team == store.AllTeams {
+		return allTeams(tok)
+	}
+	return tok.CanSee(h.Team)
+}
+
 func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) {
 	hs, err := s.st.Webhooks(r.Context())
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	writeJSON(w, 200, map[string]any{"webhooks": hs})
+	out := []store.Webhook{}
+	for _, h := range hs {
+		if webhookVisible(tokenOf(r), h) {
+			out = append(out, h)
+		}
+	}
+	writeJSON(w, 200, map[string]any{"webhooks": out})
+}
+
+// ownWebhook answers 404 (and false) unless webhook id exists and the
+// token acts for its team: another team's webhooks are not there for it.
+func (s *Server) ownWebhook(w http.ResponseWriter, r *http.Request, id int64) bool {
+	hs, err := s.st.Webhooks(r.Context())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return false
+	}
+	for _, h := range hs {
+		if h.ID == id && webhookVisible(tokenOf(r), h) {
+			return true
+		}
+	}
+	writeError(w, http.StatusNotFound, "no such webhook")
+	return false
 }
 
 func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) {
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if !s.ownWebhook(w, r, id) {
+		return
+	}
 	if err := s.st.DeleteWebhook(r.Context(), id); errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "no such webhook")
 		return
@@ -433,6 +470,9 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) {
 // when present, is the before of the next page.
 func (s *Server) deliveries(w http.ResponseWriter, r *http.Request) {
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if !s.ownWebhook(w, r, id) {
+		return
+	}
 	q := r.URL.Query()
 	limit := pageLimit(q.Get("limit"))
 	var before int64
@@ -518,11 +558,41 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	writeJSON(w, 200, map[string]any{"tokens": ts})
+	out := []store.Token{}
+	for _, t := range ts {
+		if tokenWithin(tokenOf(r), t) {
+			out = append(out, t)
+		}
+	}
+	writeJSON(w, 200, map[string]any{"tokens": out})
+}
+
+// tokenWithin says whether caller may see and revoke t: every team t acts
+// for is one of the caller's. A team's security admin manages its team's
+// tokens, never a token of other (or all) teams, such as the first admin's.
+func tokenWithin(caller *store.Token, t store.Token) bool {
+	if allTeams(caller) {
+		return true
+	}
+	for _, team := range t.Teams {
+		if team == store.AllTeams || !caller.CanSee(team) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	ts, err := s.st.Tokens(r.Context())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if !slices.ContainsFunc(ts, func(t store.Token) bool { return t.ID == id && tokenWithin(tokenOf(r), t) }) {
+		writeError(w, http.StatusNotFound, "no such token")
+		return
+	}
 	if err := s.st.RevokeToken(r.Context(), id); errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "no such token")
 		return
@@ -535,6 +605,11 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
+	// The log spans every team's changes: only a token of every team reads it.
+	if !allTeams(tokenOf(r)) {
+		writeError(w, http.StatusForbidden, "the audit log is for a token of every team")
+		return
+	}
 	es, err := s.st.AuditLog(r.Context(), 500)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())

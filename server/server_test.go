@@ -14,6 +14,7 @@ import (
 	neturl "net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -364,6 +365,66 @@ func TestEveryEndpointChecksTokenRoleAndTeam(t *testing.T) {
 	}
 	if c := h.do("GET", "/api/v1/images", viewer, nil, nil); c != 401 {
 		t.Errorf("revoked token: %d, want 401", c)
+	}
+	// Wrong team for webhooks: a web security admin neither sees, reads the
+	// deliveries of, nor deletes a payments webhook; its own it does.
+	webAdmin := mk(store.RoleSecurityAdmin, "web")
+	var payHook, webHook store.Webhook
+	if c := h.do("POST", "/api/v1/webhooks", adminSecret, map[string]string{"url": "http://127.0.0.1:1/", "secret": "0123456789abcdef", "team": "payments"}, &payHook); c != 201 {
+		t.Fatalf("payments webhook: %d", c)
+	}
+	if c := h.do("POST", "/api/v1/webhooks", webAdmin, map[string]string{"url": "http://127.0.0.1:1/", "secret": "0123456789abcdef", "team": "web"}, &webHook); c != 201 {
+		t.Fatalf("web webhook: %d", c)
+	}
+	var hooks struct{ Webhooks []store.Webhook }
+	h.do("GET", "/api/v1/webhooks", webAdmin, nil, &hooks)
+	for _, wh := range hooks.Webhooks {
+		if wh.Team != "web" {
+			t.Errorf("web's security admin lists a %q webhook", wh.Team)
+		}
+	}
+	if len(hooks.Webhooks) != 1 {
+		t.Errorf("web's security admin lists %d webhooks, want its one", len(hooks.Webhooks))
+	}
+	if c := h.do("GET", fmt.Sprintf("/api/v1/webhooks/%d/deliveries", payHook.ID), webAdmin, nil, nil); c != 404 {
+		t.Errorf("another team's delivery log: %d, want 404", c)
+	}
+	if c := h.do("DELETE", fmt.Sprintf("/api/v1/webhooks/%d", payHook.ID), webAdmin, nil, nil); c != 404 {
+		t.Errorf("deleting another team's webhook: %d, want 404", c)
+	}
+	if c := h.do("GET", fmt.Sprintf("/api/v1/webhooks/%d/deliveries", webHook.ID), webAdmin, nil, nil); c != 200 {
+		t.Errorf("own delivery log: %d, want 200", c)
+	}
+	if c := h.do("DELETE", fmt.Sprintf("/api/v1/webhooks/%d", webHook.ID), webAdmin, nil, nil); c != 204 {
+		t.Errorf("deleting own webhook: %d, want 204", c)
+	}
+	// Tokens: a team's security admin sees and revokes its team's tokens,
+	// never the first admin's (every team) nor another team's.
+	mk(store.RoleViewer, "payments")
+	var tokList struct{ Tokens []store.Token }
+	h.do("GET", "/api/v1/tokens", webAdmin, nil, &tokList)
+	for _, tk := range tokList.Tokens {
+		for _, team := range tk.Teams {
+			if team != "web" {
+				t.Errorf("web's security admin lists token %q of team %q", tk.Name, team)
+			}
+		}
+	}
+	var allToks struct{ Tokens []store.Token }
+	h.do("GET", "/api/v1/tokens", adminSecret, nil, &allToks)
+	for _, tk := range allToks.Tokens {
+		if slices.Contains(tk.Teams, "web") && len(tk.Teams) == 1 {
+			continue
+		}
+		if c := h.do("DELETE", fmt.Sprintf("/api/v1/tokens/%d", tk.ID), webAdmin, nil, nil); c != 404 {
+			t.Errorf("web's security admin revoking token %q (%v): %d, want 404", tk.Name, tk.Teams, c)
+		}
+	}
+	if c := h.do("GET", "/api/v1/audit", webAdmin, nil, nil); c != 403 {
+		t.Errorf("a team's security admin reads the audit log of every team: %d, want 403", c)
+	}
+	if c := h.do("GET", "/api/v1/images", adminSecret, nil, nil); c != 200 {
+		t.Errorf("the first admin's token stopped working: %d", c)
 	}
 	var audit struct{ Audit []store.AuditEntry }
 	h.do("GET", "/api/v1/audit", adminSecret, nil, &audit)

@@ -41,9 +41,10 @@ fi
 export TRIVY_DISABLE_VEX_NOTICE=true GRYPE_CHECK_FOR_APP_UPDATE=false GRYPE_DB_AUTO_UPDATE=false GRYPE_DB_VALIDATE_AGE=false
 
 # The same OSV records for customs (one import) and osv-scanner (its offline
-# layout: DIR/osv-scanner/ECOSYSTEM/all.zip, the ecosystem spelled as in the records).
+# layout: DIR/osv-scalibr/ECOSYSTEM/all.zip, the ecosystem spelled as in the records;
+# osv-scanner before v2.1 looked in DIR/osv-scanner).
 "$T/customs" db import --db "$T/customs.db" -q "$ADV" >/dev/null
-python3 - "$ADV" "$T/osvdb/osv-scanner" <<'PY'
+python3 - "$ADV" "$T/osvdb/osv-scalibr" <<'PY'
 import json, os, sys, zipfile, collections
 src, dst = sys.argv[1:]
 by_eco = collections.defaultdict(dict)
@@ -61,6 +62,7 @@ for eco, recs in by_eco.items():
     with zipfile.ZipFile(os.path.join(dst, eco, "all.zip"), "w") as z:
         for i, r in recs.items(): z.writestr(i + ".json", json.dumps(r))
 PY
+ln -s osv-scalibr "$T/osvdb/osv-scanner"
 
 # osv-scanner and Grype read `docker save` archives: write one per REF from the layout.
 docker_archive() {
@@ -72,13 +74,26 @@ idx = json.load(open(os.path.join(src, "index.json")))
 m = [d for d in idx["manifests"] if d.get("annotations", {}).get("org.opencontainers.image.ref.name") == ref]
 if not m: sys.exit(f"no image {ref} in {src}")
 man = json.load(open(blob(m[0]["digest"])))
+import gzip, io, shutil, tempfile
+# Layers go in uncompressed, as `docker save` writes them (some readers
+# accept nothing else).
 with tarfile.open(out, "w") as t:
-    names = [man["config"]["digest"]] + [l["digest"] for l in man["layers"]]
-    for d in names: t.add(blob(d), arcname=d.replace(":", "/"))
-    data = json.dumps([{"Config": names[0].replace(":", "/"), "RepoTags": [f"{ref}:latest"],
-                        "Layers": [d.replace(":", "/") for d in names[1:]]}]).encode()
+    cfg = man["config"]["digest"]
+    t.add(blob(cfg), arcname=cfg.replace(":", "/"))
+    layers = []
+    for l in man["layers"]:
+        with open(blob(l["digest"]), "rb") as f, tempfile.TemporaryFile() as tmp:
+            gz = f.read(2) == b"\x1f\x8b"
+            f.seek(0)
+            shutil.copyfileobj(gzip.GzipFile(fileobj=f) if gz else f, tmp, 1 << 20)
+            size = tmp.tell(); tmp.seek(0)
+            name = l["digest"].replace(":", "/") + ".tar"
+            info = tarfile.TarInfo(name); info.size = size
+            t.addfile(info, tmp)
+            layers.append(name)
+    data = json.dumps([{"Config": cfg.replace(":", "/"), "RepoTags": [f"{ref}:latest"], "Layers": layers}]).encode()
     info = tarfile.TarInfo("manifest.json"); info.size = len(data)
-    import io; t.addfile(info, io.BytesIO(data))
+    t.addfile(info, io.BytesIO(data))
 PY
 }
 
@@ -105,7 +120,7 @@ for ref in "$@"; do
   docker_archive "$ref" "$T/$ref.tar"
   measure "$ref" customs "$T/c.json" "$T/customs" scan "oci:$LAYOUT:$ref" --db "$T/customs.db" -q -f json -o "$T/c.json"
   [ -z "$OSV" ] || measure "$ref" osv-scanner "$T/o.json" "$OSV" scan image --archive "$T/$ref.tar" \
-      --offline-vulnerabilities --local-db-path "$T/osvdb" --format json --output "$T/o.json"
+      --offline-vulnerabilities --local-db-path "$T/osvdb" --format json --output-file "$T/o.json"
   [ -z "$TRIVY" ] || measure "$ref" trivy "$T/t.json" "$TRIVY" image --input "$T/$ref.tar" --cache-backend memory \
       --skip-db-update --skip-java-db-update --offline-scan --skip-version-check --scanners vuln -q -f json -o "$T/t.json"
   [ -z "$GRYPE" ] || measure "$ref" grype "$T/g.json" "$GRYPE" "docker-archive:$T/$ref.tar" -q -o json --file "$T/g.json"
@@ -134,4 +149,7 @@ for ref in refs:
         else:
             row += f"{'-':>24}"
     print(row)
+for (ref, t), (w, m, n) in sorted(med.items()):
+    if t != "customs" and n == 0 and med.get((ref, "customs"), (0, 0, 0))[2] > 0:
+        print(f"note: {t} reported no vulnerability on {ref}: it matched nothing from these records, so its time leaves matching out")
 PY

@@ -120,7 +120,7 @@ for ref in "$@"; do
   docker_archive "$ref" "$T/$ref.tar"
   measure "$ref" customs "$T/c.json" "$T/customs" scan "oci:$LAYOUT:$ref" --db "$T/customs.db" -q -f json -o "$T/c.json"
   [ -z "$OSV" ] || measure "$ref" osv-scanner "$T/o.json" "$OSV" scan image --archive "$T/$ref.tar" \
-      --offline-vulnerabilities --local-db-path "$T/osvdb" --format json --output-file "$T/o.json"
+      --offline --local-db-path "$T/osvdb" --format json --output-file "$T/o.json"
   [ -z "$TRIVY" ] || measure "$ref" trivy "$T/t.json" "$TRIVY" image --input "$T/$ref.tar" --cache-backend memory \
       --skip-db-update --skip-java-db-update --offline-scan --skip-version-check --scanners vuln -q -f json -o "$T/t.json"
   [ -z "$GRYPE" ] || measure "$ref" grype "$T/g.json" "$GRYPE" "docker-archive:$T/$ref.tar" -q -o json --file "$T/g.json"

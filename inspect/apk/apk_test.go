@@ -1,14 +1,13 @@
 package apk_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 
 	"github.com/customs-sec/customs"
 	"github.com/customs-sec/customs/inspect/apk"
+	"github.com/customs-sec/customs/internal/catalogertest"
 	"github.com/customs-sec/customs/internal/testimage"
-	"github.com/customs-sec/customs/pipeline"
 )
 
 // Stanzas in the format apk-tools writes /lib/apk/db/installed (from Alpine
@@ -61,14 +60,10 @@ R:ssl_client
 
 func TestInstalledDatabase(t *testing.T) {
 	osRelease := testimage.File{Name: "etc/os-release", Body: "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.19.1\n"}
-	dir := testimage.BuildLayout(t, "alpine",
-		testimage.LayerTar(t, []testimage.File{osRelease, {Name: "lib/apk/db/installed", Body: musl + busybox}}),
-		testimage.LayerTar(t, []testimage.File{{Name: "lib/apk/db/installed", Body: musl + busybox + sslClient}}),
+	inv := catalogertest.Files(t, nil,
+		[]testimage.File{osRelease, {Name: "lib/apk/db/installed", Body: musl + busybox}},
+		[]testimage.File{{Name: "lib/apk/db/installed", Body: musl + busybox + sslClient}},
 	)
-	inv, err := pipeline.Inventory(context.Background(), "oci:"+dir+":alpine", pipeline.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if inv.Distro == nil || inv.Distro.ID != "alpine" || inv.Distro.VersionID != "3.19.1" {
 		t.Fatalf("distro %+v", inv.Distro)
 	}

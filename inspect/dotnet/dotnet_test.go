@@ -24,8 +24,8 @@ import (
 	"github.com/customs-sec/customs/image"
 	"github.com/customs-sec/customs/inspect"
 	"github.com/customs-sec/customs/inspect/dotnet"
+	"github.com/customs-sec/customs/internal/catalogertest"
 	"github.com/customs-sec/customs/internal/testimage"
-	"github.com/customs-sec/customs/pipeline"
 )
 
 // webDeps is a framework-dependent application's deps.json: the project,
@@ -330,11 +330,7 @@ func TestPipeline(t *testing.T) {
 		{Name: "old/.wh.Old.deps.json"},
 		{Name: "srv/Worker.deps.json", Body: selfContainedDeps},
 	})
-	dir := testimage.BuildLayout(t, "dn", l1, l2)
-	inv, err := pipeline.Inventory(context.Background(), "oci:"+dir+":dn", pipeline.Options{Catalogers: []inspect.Cataloger{dotnet.Cataloger{}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := catalogertest.Inventory(t, []inspect.Cataloger{dotnet.Cataloger{}}, l1, l2)
 	byLoc := map[string][]string{}
 	for _, p := range inv.Packages {
 		if len(p.Locations) != 1 || p.FoundBy != "dotnet" {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/customs-sec/customs"
 	"github.com/customs-sec/customs/inspect/dpkg"
+	"github.com/customs-sec/customs/internal/catalogertest"
 	"github.com/customs-sec/customs/internal/testimage"
 	"github.com/customs-sec/customs/pipeline"
 )
@@ -148,11 +149,7 @@ func TestDistrolessStatusD(t *testing.T) {
 			testimage.File{Name: "var/lib/dpkg/status.d/" + name + ".md5sums", Body: "d41d8cd98f00b204e9800998ecf8427e  usr/bin/x\n"})
 	}
 	files = append(files, testimage.File{Name: "etc/os-release", Body: "ID=debian\nVERSION_ID=\"12\"\n"})
-	dir := testimage.BuildLayout(t, "distroless", testimage.LayerTar(t, files))
-	inv, err := pipeline.Inventory(context.Background(), "oci:"+dir+":distroless", pipeline.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := catalogertest.Inventory(t, nil, testimage.LayerTar(t, files))
 	truth := dpkgQuery(t, rootfs)
 	if len(inv.Packages) != len(truth) {
 		t.Fatalf("%d packages from status.d, want %d", len(inv.Packages), len(truth))

@@ -12,6 +12,7 @@ import (
 	"github.com/customs-sec/customs"
 	"github.com/customs-sec/customs/inspect"
 	"github.com/customs-sec/customs/inspect/gobinary"
+	"github.com/customs-sec/customs/internal/catalogertest"
 	"github.com/customs-sec/customs/internal/testimage"
 	"github.com/customs-sec/customs/pipeline"
 )
@@ -70,11 +71,7 @@ func main() { fmt.Println(language.English) }
 
 func inventory(t *testing.T, files ...testimage.File) *customs.Inventory {
 	t.Helper()
-	dir := testimage.BuildLayout(t, "go", testimage.LayerTar(t, files))
-	inv, err := pipeline.Inventory(context.Background(), "oci:"+dir+":go", pipeline.Options{Catalogers: []inspect.Cataloger{gobinary.New()}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := catalogertest.Inventory(t, []inspect.Cataloger{gobinary.New()}, testimage.LayerTar(t, files))
 	return inv
 }
 

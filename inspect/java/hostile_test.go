@@ -17,8 +17,8 @@ import (
 	"github.com/customs-sec/customs/image"
 	"github.com/customs-sec/customs/inspect"
 	"github.com/customs-sec/customs/inspect/java"
+	"github.com/customs-sec/customs/internal/catalogertest"
 	"github.com/customs-sec/customs/internal/testimage"
-	"github.com/customs-sec/customs/pipeline"
 )
 
 // peakHeap samples the Go heap while fn runs and returns the highest value
@@ -240,11 +240,7 @@ func TestNotZipAndTruncated(t *testing.T) {
 		{Name: "app/lying-eocd.jar", Body: "PK\x05\x06\x00\x00\x00\x00\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x00\x00"},
 		{Name: "app/zeroed.jar", Body: string(zeroed)},
 	})
-	dir := testimage.BuildLayout(t, "bad", layer)
-	inv, err := pipeline.Inventory(context.Background(), "oci:"+dir+":bad", pipeline.Options{Catalogers: []inspect.Cataloger{java.Cataloger{}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := catalogertest.Inventory(t, []inspect.Cataloger{java.Cataloger{}}, layer)
 	w := strings.Join(inv.Warnings, "\n")
 	for _, want := range []string{
 		"java: /app/notzip.jar (layer 1): not a zip archive", "java: /app/empty.jar (layer 1): not a zip archive",

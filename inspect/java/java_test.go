@@ -16,8 +16,8 @@ import (
 	"github.com/customs-sec/customs/image"
 	"github.com/customs-sec/customs/inspect"
 	"github.com/customs-sec/customs/inspect/java"
+	"github.com/customs-sec/customs/internal/catalogertest"
 	"github.com/customs-sec/customs/internal/testimage"
-	"github.com/customs-sec/customs/pipeline"
 )
 
 // pomProperties is the file maven-archiver writes into every jar it builds.
@@ -177,11 +177,7 @@ func testImage(t *testing.T, f fixtures) {
 		{Name: "app/.wh.old.jar", Body: ""},
 		{Name: "srv/webapp.war", Body: string(f.war)},
 	})
-	dir := testimage.BuildLayout(t, "java", layer1, layer2)
-	inv, err := pipeline.Inventory(context.Background(), "oci:"+dir+":java", pipeline.Options{Catalogers: []inspect.Cataloger{java.Cataloger{}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := catalogertest.Inventory(t, []inspect.Cataloger{java.Cataloger{}}, layer1, layer2)
 	if len(inv.Warnings) > 0 {
 		t.Errorf("warnings: %v", inv.Warnings)
 	}
@@ -384,11 +380,7 @@ func TestMavenLibThroughPipeline(t *testing.T) {
 			want[w+" /"+name] = true
 		}
 	}
-	dir := testimage.BuildLayout(t, "maven", testimage.LayerTar(t, files))
-	inv, err := pipeline.Inventory(context.Background(), "oci:"+dir+":maven", pipeline.Options{Catalogers: []inspect.Cataloger{java.Cataloger{}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := catalogertest.Inventory(t, []inspect.Cataloger{java.Cataloger{}}, testimage.LayerTar(t, files))
 	got := map[string]bool{}
 	for _, p := range inv.Packages {
 		if p.Metadata["confidence"] == "" {

@@ -13,6 +13,7 @@ import (
 	"github.com/customs-sec/customs"
 	"github.com/customs-sec/customs/inspect"
 	"github.com/customs-sec/customs/inspect/npm"
+	"github.com/customs-sec/customs/internal/catalogertest"
 	"github.com/customs-sec/customs/internal/testimage"
 	"github.com/customs-sec/customs/pipeline"
 )
@@ -95,11 +96,7 @@ func TestCorpusAppMatchesNpmLs(t *testing.T) {
 
 func inventory(t *testing.T, files ...testimage.File) map[string]customs.Package {
 	t.Helper()
-	dir := testimage.BuildLayout(t, "n", testimage.LayerTar(t, files))
-	inv, err := pipeline.Inventory(context.Background(), "oci:"+dir+":n", pipeline.Options{Catalogers: []inspect.Cataloger{npm.Cataloger{}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := catalogertest.Inventory(t, []inspect.Cataloger{npm.Cataloger{}}, testimage.LayerTar(t, files))
 	out := map[string]customs.Package{}
 	for _, p := range inv.Packages {
 		out[p.Name+"@"+p.Version] = p

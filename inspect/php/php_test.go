@@ -15,8 +15,8 @@ import (
 	"github.com/customs-sec/customs/image"
 	"github.com/customs-sec/customs/inspect"
 	"github.com/customs-sec/customs/inspect/php"
+	"github.com/customs-sec/customs/internal/catalogertest"
 	"github.com/customs-sec/customs/internal/testimage"
-	"github.com/customs-sec/customs/pipeline"
 )
 
 // composerLock has the shape of github.com/007xBramasta/php-logging
@@ -204,16 +204,7 @@ psr/log@3.0.0 pkg:composer/psr/log@3.0.0 [MIT]`
 
 func inventory(t *testing.T, layers ...[]testimage.File) *customs.Inventory {
 	t.Helper()
-	var tars [][]byte
-	for _, l := range layers {
-		tars = append(tars, testimage.LayerTar(t, l))
-	}
-	dir := testimage.BuildLayout(t, "php", tars...)
-	inv, err := pipeline.Inventory(context.Background(), "oci:"+dir+":php", pipeline.Options{Catalogers: []inspect.Cataloger{php.Cataloger{}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return inv
+	return catalogertest.Files(t, []inspect.Cataloger{php.Cataloger{}}, layers...)
 }
 
 // TestInstalledWins: in a project with both files, installed.json is what

@@ -16,22 +16,13 @@ import (
 	"github.com/customs-sec/customs/image"
 	"github.com/customs-sec/customs/inspect"
 	"github.com/customs-sec/customs/inspect/python"
+	"github.com/customs-sec/customs/internal/catalogertest"
 	"github.com/customs-sec/customs/internal/testimage"
-	"github.com/customs-sec/customs/pipeline"
 )
 
 func inventory(t *testing.T, layers ...[]testimage.File) *customs.Inventory {
 	t.Helper()
-	var tars [][]byte
-	for _, l := range layers {
-		tars = append(tars, testimage.LayerTar(t, l))
-	}
-	dir := testimage.BuildLayout(t, "py", tars...)
-	inv, err := pipeline.Inventory(context.Background(), "oci:"+dir+":py", pipeline.Options{Catalogers: []inspect.Cataloger{python.Cataloger{}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return inv
+	return catalogertest.Files(t, []inspect.Cataloger{python.Cataloger{}}, layers...)
 }
 
 // distTruth is what Python's importlib.metadata reports for a directory on

@@ -1,7 +1,6 @@
 package rpm_test
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,8 +10,8 @@ import (
 
 	"github.com/customs-sec/customs"
 	"github.com/customs-sec/customs/inspect/rpm"
+	"github.com/customs-sec/customs/internal/catalogertest"
 	"github.com/customs-sec/customs/internal/testimage"
-	"github.com/customs-sec/customs/pipeline"
 )
 
 // rpmdbFixtures are real rpm databases taken from real images, shipped in
@@ -60,14 +59,10 @@ func inventoryOf(t *testing.T, dbPath, dbFile string) *customs.Inventory {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := testimage.BuildLayout(t, "rpm", testimage.LayerTar(t, []testimage.File{
+	inv := catalogertest.Inventory(t, nil, testimage.LayerTar(t, []testimage.File{
 		{Name: "etc/os-release", Body: "ID=\"centos\"\nVERSION_ID=\"7\"\n"},
 		{Name: dbPath, Body: string(b)},
 	}))
-	inv, err := pipeline.Inventory(context.Background(), "oci:"+dir+":rpm", pipeline.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return inv
 }
 

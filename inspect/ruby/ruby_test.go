@@ -14,22 +14,13 @@ import (
 	"github.com/customs-sec/customs/image"
 	"github.com/customs-sec/customs/inspect"
 	"github.com/customs-sec/customs/inspect/ruby"
+	"github.com/customs-sec/customs/internal/catalogertest"
 	"github.com/customs-sec/customs/internal/testimage"
-	"github.com/customs-sec/customs/pipeline"
 )
 
 func inventory(t *testing.T, layers ...[]testimage.File) *customs.Inventory {
 	t.Helper()
-	var tars [][]byte
-	for _, l := range layers {
-		tars = append(tars, testimage.LayerTar(t, l))
-	}
-	dir := testimage.BuildLayout(t, "rb", tars...)
-	inv, err := pipeline.Inventory(context.Background(), "oci:"+dir+":rb", pipeline.Options{Catalogers: []inspect.Cataloger{ruby.Cataloger{}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return inv
+	return catalogertest.Files(t, []inspect.Cataloger{ruby.Cataloger{}}, layers...)
 }
 
 // systemGemspecs are the gem specifications of this machine's Ruby

@@ -15,7 +15,6 @@ package rust_test
 import (
 	"bytes"
 	"compress/zlib"
-	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -28,8 +27,8 @@ import (
 	"github.com/customs-sec/customs/image"
 	"github.com/customs-sec/customs/inspect"
 	"github.com/customs-sec/customs/inspect/rust"
+	"github.com/customs-sec/customs/internal/catalogertest"
 	"github.com/customs-sec/customs/internal/testimage"
-	"github.com/customs-sec/customs/pipeline"
 )
 
 // fixtureLock is a Cargo.lock (format 3) with every kind of source: the
@@ -298,11 +297,7 @@ func TestAuditableBinaries(t *testing.T) {
 		{Name: "srv/Cargo.lock", Body: fixtureLock},
 		{Name: "root/.cargo/registry/src/x/serde-1.0.0/Cargo.lock", Body: fixtureLock},
 	})
-	dir := testimage.BuildLayout(t, "rs", l1, l2)
-	inv, err := pipeline.Inventory(context.Background(), "oci:"+dir+":rs", pipeline.Options{Catalogers: []inspect.Cataloger{rust.Cataloger{}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := catalogertest.Inventory(t, []inspect.Cataloger{rust.Cataloger{}}, l1, l2)
 	byLoc := map[string][]string{}
 	for _, p := range inv.Packages {
 		byLoc[p.Locations[0]] = append(byLoc[p.Locations[0]], strings.TrimRight(p.Name+" "+p.Version+" "+p.Metadata["source"]+" "+p.Metadata["kind"], " "))
@@ -402,11 +397,7 @@ func TestHostileFiles(t *testing.T) {
 		{Name: "big/Cargo.lock", Body: big},
 		{Name: "long/Cargo.lock", Body: "[[package]]\nname = \"" + strings.Repeat("a", 1<<20) + "\"\nversion = \"1.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n[[package]]\nname = \"b\"\nversion = \"2.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n"},
 	})
-	dir := testimage.BuildLayout(t, "h", l)
-	inv, err := pipeline.Inventory(context.Background(), "oci:"+dir+":h", pipeline.Options{Catalogers: []inspect.Cataloger{rust.Cataloger{}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := catalogertest.Inventory(t, []inspect.Cataloger{rust.Cataloger{}}, l)
 	if len(inv.Packages) != 1 || inv.Packages[0].Name != "b" {
 		t.Errorf("packages %v", inv.Packages)
 	}

@@ -8,38 +8,20 @@
 # Syft comes from PATH or $TOOLS_CACHE (~/.cache/customs-tools; build it with
 # bench/build-peers.sh syft). Without Syft only customs' numbers are printed.
 set -euo pipefail
-export GOTOOLCHAIN=local
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CORPUS=${CORPUS:-$ROOT/../shared/corpus}
-TOOLS=${TOOLS_CACHE:-$HOME/.cache/customs-tools}
+. "$(dirname "$0")/lib.sh"
 if [ $# -eq 0 ]; then # every image in the corpus layout, one after another
   rc=0
-  for r in $(python3 -c 'import json,sys; [print(m["annotations"]["org.opencontainers.image.ref.name"]) for m in json.load(open(sys.argv[1]))["manifests"]]' "$CORPUS/images/oci/index.json"); do
+  for r in $(corpus_refs); do
     "$0" "$r" || rc=1; echo
   done
   exit $rc
 fi
 REF=$1
-LAYOUT=$CORPUS/images/oci
-[ -f "$LAYOUT/index.json" ] || { echo "no corpus layout at $LAYOUT (set CORPUS)"; exit 1; }
-command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (GNU time)"; exit 1; }
-T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 
-(cd "$ROOT" && go build -o "$T/customs" ./cmd/customs)
-SYFT=$(command -v syft || true); [ -n "$SYFT" ] || { [ -x "$TOOLS/syft" ] && SYFT=$TOOLS/syft; } || true
-
-# Syft reads an OCI layout holding one image: make one for REF (blobs shared by symlink).
-python3 - "$LAYOUT" "$REF" "$T/one" <<'PY'
-import json, os, sys
-src, ref, dst = sys.argv[1:]
-idx = json.load(open(os.path.join(src, "index.json")))
-m = [d for d in idx["manifests"] if d.get("annotations", {}).get("org.opencontainers.image.ref.name") == ref]
-if not m: sys.exit(f"no image {ref} in {src}")
-os.makedirs(dst)
-os.symlink(os.path.join(os.path.abspath(src), "blobs"), os.path.join(dst, "blobs"))
-json.dump({"schemaVersion": 2, "manifests": m}, open(os.path.join(dst, "index.json"), "w"))
-open(os.path.join(dst, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
-PY
+build_customs
+SYFT=$(find_tool syft)
+# Syft reads an OCI layout holding one image.
+one_layout "$REF" "$T/one"
 
 run() { # name out cmd...: runs once to warm the page cache, then measured
   local name=$1 out=$2; shift 2

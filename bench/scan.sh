@@ -16,20 +16,11 @@
 # from different (fuller) data and are shown for information only.
 # Peers come from PATH or $TOOLS_CACHE (~/.cache/customs-tools; bench/build-peers.sh).
 set -euo pipefail
-export GOTOOLCHAIN=local
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CORPUS=${CORPUS:-$ROOT/../shared/corpus}
-TOOLS=${TOOLS_CACHE:-$HOME/.cache/customs-tools}
-RUNS=${RUNS:-3}
-LAYOUT=$CORPUS/images/oci
+. "$(dirname "$0")/lib.sh"
 ADV=$CORPUS/advisories
-[ -f "$LAYOUT/index.json" ] || { echo "no corpus layout at $LAYOUT (set CORPUS)"; exit 1; }
-command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (GNU time)"; exit 1; }
-T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 [ $# -gt 0 ] || set -- debian-app
 
-find_tool() { command -v "$1" 2>/dev/null || { [ -x "$TOOLS/$1" ] && echo "$TOOLS/$1"; } || true; }
-(cd "$ROOT" && go build -trimpath -o "$T/customs" ./cmd/customs)
+build_customs
 OSV=$(find_tool osv-scanner); TRIVY=$(find_tool trivy); GRYPE=$(find_tool grype)
 [ -n "$OSV" ] || echo "osv-scanner not found: skipped (bench/build-peers.sh osv)"
 if [ -n "$TRIVY" ] && [ ! -f "${TRIVY_CACHE_DIR:-/nonexistent}/db/trivy.db" ]; then
@@ -67,14 +58,13 @@ ln -s osv-scalibr "$T/osvdb/osv-scanner"
 # osv-scanner and Grype read `docker save` archives: write one per REF from the layout.
 docker_archive() {
   python3 - "$LAYOUT" "$1" "$2" <<'PY'
-import json, os, sys, tarfile
+import gzip, io, json, os, shutil, sys, tarfile, tempfile
 src, ref, out = sys.argv[1:]
 blob = lambda d: os.path.join(src, "blobs", *d.split(":"))
 idx = json.load(open(os.path.join(src, "index.json")))
 m = [d for d in idx["manifests"] if d.get("annotations", {}).get("org.opencontainers.image.ref.name") == ref]
 if not m: sys.exit(f"no image {ref} in {src}")
 man = json.load(open(blob(m[0]["digest"])))
-import gzip, io, shutil, tempfile
 # Layers go in uncompressed, as `docker save` writes them (some readers
 # accept nothing else).
 with tarfile.open(out, "w") as t:
@@ -97,24 +87,13 @@ with tarfile.open(out, "w") as t:
 PY
 }
 
-measure() { # ref tool out cmd...: one warm-up, then RUNS timed runs; appends "ref tool wall kib ids"
-  local ref=$1 tool=$2 out=$3; shift 3
-  "$@" >"$T/log" 2>&1 || [ -s "$out" ] || { echo "$tool on $ref failed: $(tail -3 "$T/log")"; return 0; }
-  local i
-  for i in $(seq "$RUNS"); do
-    rm -f "$out"
-    # Scanners exit 1 when they find vulnerabilities: judge success by the report.
-    /usr/bin/time -f "%e %M" -o "$T/time" "$@" >"$T/log" 2>&1 || true
-    [ -s "$out" ] || { echo "$tool on $ref wrote nothing: $(tail -3 "$T/log")"; return 0; }
-    echo "$ref $tool $(tail -1 "$T/time") $(python3 "$T/ids.py" "$out")" >>"$T/results"
-  done
-}
 cat >"$T/ids.py" <<'PY'
 import json, re, sys
 # Distinct vulnerability ids anywhere in a report (CVE, GHSA, GO-, DSA, ...).
 ids = set(re.findall(r'"((?:CVE|GHSA|GO|DSA|DLA|RUSTSEC|PYSEC|ALPINE)-[0-9A-Za-z-]+)"', open(sys.argv[1]).read()))
 print(len(ids))
 PY
+COUNT="python3 $T/ids.py"
 
 for ref in "$@"; do
   docker_archive "$ref" "$T/$ref.tar"
@@ -126,30 +105,4 @@ for ref in "$@"; do
   [ -z "$GRYPE" ] || measure "$ref" grype "$T/g.json" "$GRYPE" "docker-archive:$T/$ref.tar" -q -o json --file "$T/g.json"
 done
 
-python3 - "$T/results" <<'PY'
-import collections, statistics, sys
-runs = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    ref, tool, wall, kib, ids = line.split()
-    runs[ref, tool].append((float(wall), int(kib) / 1024, int(ids)))
-refs = list(dict.fromkeys(r for r, _ in runs))
-tools = [t for t in ("customs", "osv-scanner", "trivy", "grype") if any(t == u for _, u in runs)]
-med = {k: (statistics.median(w for w, _, _ in v), statistics.median(m for _, m, _ in v), v[0][2]) for k, v in runs.items()}
-print(f"median of {max(len(v) for v in runs.values())} runs; wall s / peak MiB / vulnerability ids reported")
-print(f"{'image':12}" + "".join(f"{t:>24}" for t in tools) + "".join(f"{'customs/' + t:>24}" for t in tools[1:]))
-for ref in refs:
-    row = f"{ref:12}"
-    for t in tools:
-        w, m, n = med.get((ref, t), (0, 0, 0))
-        row += f"{w:>9.2f} s {m:>6.0f} MiB {n:>4}" if (ref, t) in med else f"{'-':>24}"
-    for t in tools[1:]:
-        if (ref, t) in med and (ref, "customs") in med:
-            c, p = med[ref, "customs"], med[ref, t]
-            row += f"{'':7}{c[0] / p[0]:>6.2f}x {c[1] / p[1]:>6.2f}x mem"
-        else:
-            row += f"{'-':>24}"
-    print(row)
-for (ref, t), (w, m, n) in sorted(med.items()):
-    if t != "customs" and n == 0 and med.get((ref, "customs"), (0, 0, 0))[2] > 0:
-        print(f"note: {t} reported no vulnerability on {ref}: it matched nothing from these records, so its time leaves matching out")
-PY
+report "vulnerability ids" customs osv-scanner trivy grype

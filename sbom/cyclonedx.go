@@ -39,6 +39,7 @@ func ToCycloneDXWithRefs(inv *customs.Inventory) (*cdx.BOM, []string) {
 	imgProps := []cdx.Property{{Name: propImage, Value: mustJSON(inv.Image)}}
 	for _, kv := range [][2]string{
 		{"customs:image:manifestDigest", inv.Image.ManifestDigest},
+		{"customs:image:indexDigest", inv.Image.IndexDigest},
 		{"customs:image:configDigest", inv.Image.ConfigDigest},
 		{"customs:image:source", inv.Image.Source},
 		{"customs:image:os", inv.Image.OS},

@@ -3,6 +3,7 @@ package image
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"crypto/sha512"
 	"errors"
@@ -160,13 +161,13 @@ func (s *layerStream) decoderError() error {
 }
 
 // finish stops decompression, reads the rest of the compressed blob (the tar
-// end may come before the compressed stream ends) and checks its digest.
+// end may come before the compressed stream ends) and checks its digest. A
+// blob that does not match its digest explains a decoder's failure, so the
+// digest is checked first.
 func (s *layerStream) finish() error {
-	if err := s.decoderError(); err != nil {
-		return err
-	}
+	decErr := s.decoderError()
 	if _, err := io.Copy(io.Discard, s.buffered); err != nil {
-		return fmt.Errorf("%s: reading blob: %w", s.label, err)
+		return cmp.Or(decErr, fmt.Errorf("%s: reading blob: %w", s.label, err))
 	}
 	n := s.raw.n.Load()
 	if s.wantSize > 0 && n != s.wantSize {
@@ -179,7 +180,7 @@ func (s *layerStream) finish() error {
 			return fmt.Errorf("%s: content digest %s does not match %s: the blob was altered or corrupted", s.label, got, s.want)
 		}
 	}
-	return nil
+	return decErr
 }
 
 // close releases the decoder without verifying (after a failed walk).

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"debug/buildinfo"
+	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -119,7 +120,7 @@ func (c *Cataloger) Parse(ctx context.Context, f *inspect.File, r io.Reader) (*i
 	if _, err := io.ReadFull(r, buf); err != nil {
 		return nil, err
 	}
-	if !bytes.Contains(buf, buildInfoMagic) {
+	if !bytes.Contains(buf, buildInfoMagic) || !mayBeGoELF(bytes.NewReader(buf)) {
 		return nil, nil
 	}
 	bi, err := buildinfo.Read(bytes.NewReader(buf))
@@ -133,6 +134,9 @@ func (c *Cataloger) Parse(ctx context.Context, f *inspect.File, r io.Reader) (*i
 
 // parseAt reads build information from a binary with random access.
 func parseAt(ra io.ReaderAt) (*inspect.Parsed, error) {
+	if !mayBeGoELF(ra) {
+		return nil, nil
+	}
 	bi, err := buildinfo.Read(ra)
 	switch {
 	case err == nil:
@@ -143,6 +147,25 @@ func parseAt(ra io.ReaderAt) (*inspect.Parsed, error) {
 	// A Go binary whose build information cannot be read (corrupt, or one
 	// that embeds another): not one we can inventory.
 	return &inspect.Parsed{Warnings: []string{"Go build information unreadable: " + err.Error()}}, nil
+}
+
+// mayBeGoELF rules out the ELF files that cannot be Go binaries, most of
+// an image's executables and libraries: those with section headers but no
+// .go.buildinfo section, which every Go linker since 1.13 writes and which
+// strip and external linkers keep. For them debug/buildinfo would search
+// the whole data segment for its magic, the largest cost of reading a
+// distribution's binaries. An ELF file without section headers (or one
+// debug/elf cannot read) and any other format are left to buildinfo.
+func mayBeGoELF(ra io.ReaderAt) bool {
+	var magic [4]byte
+	if _, err := ra.ReadAt(magic[:], 0); err != nil || string(magic[:]) != "\x7fELF" {
+		return true
+	}
+	ef, err := elf.NewFile(ra)
+	if err != nil || len(ef.Sections) <= 1 { // section 0 is always the null section
+		return true
+	}
+	return ef.Section(".go.buildinfo") != nil
 }
 
 // errOldFormat marks build information written before Go 1.18 (pointers

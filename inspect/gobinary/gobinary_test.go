@@ -1,7 +1,9 @@
 package gobinary_test
 
 import (
+	"bytes"
 	"context"
+	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"github.com/customs-sec/customs"
 	"github.com/customs-sec/customs/inspect"
 	"github.com/customs-sec/customs/inspect/gobinary"
+	"github.com/customs-sec/customs/inspect/rust"
 	"github.com/customs-sec/customs/internal/catalogertest"
 	"github.com/customs-sec/customs/internal/testimage"
 	"github.com/customs-sec/customs/pipeline"
@@ -48,7 +51,25 @@ func goVersionM(t *testing.T, bin string) []string {
 func buildProgram(t *testing.T, env []string, flags ...string) string {
 	t.Helper()
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/probe\n\ngo 1.22\n\nrequire golang.org/x/text v0.14.0\n\nreplace golang.org/x/mod => golang.org/x/mod v0.42.0\n"), 0o644)
+	// The probe needs the x/text customs itself builds with: that version is
+	// in the module cache wherever customs' tests run, so GOPROXY=off works.
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Version}}", "golang.org/x/text").Output()
+	if err != nil {
+		t.Fatalf("go list -m golang.org/x/text: %v", err)
+	}
+	version := strings.TrimSpace(string(out))
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/probe\n\ngo 1.22\n\nrequire golang.org/x/text "+version+"\n"), 0o644)
+	sums, err := os.ReadFile(filepath.Join(testimage.ModuleRoot(t), "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var probeSums []string
+	for _, l := range strings.Split(string(sums), "\n") {
+		if strings.HasPrefix(l, "golang.org/x/text "+version+" ") || strings.HasPrefix(l, "golang.org/x/text "+version+"/") {
+			probeSums = append(probeSums, l)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "go.sum"), []byte(strings.Join(probeSums, "\n")+"\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "main.go"), []byte(`package main
 
 import (
@@ -64,7 +85,7 @@ func main() { fmt.Println(language.English) }
 	cmd.Dir = dir
 	cmd.Env = append(append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOTOOLCHAIN=local"), env...)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Skipf("cannot build the probe offline: %v\n%s", err, out)
+		t.Fatalf("building the probe offline: %v\n%s", err, out)
 	}
 	return bin
 }
@@ -92,11 +113,17 @@ func TestBinariesMatchGoVersionM(t *testing.T) {
 		env   []string
 		flags []string
 		mode  int64
+		edit  func(t *testing.T, elf []byte)
 	}{
-		{"plain", nil, nil, 0o755},
-		{"stripped static trimpath", []string{"CGO_ENABLED=0"}, []string{"-trimpath", "-ldflags=-s -w"}, 0o755},
-		{"not executable (streamed)", nil, []string{"-ldflags=-s -w"}, 0o644},
-		{"pie", nil, []string{"-buildmode=pie"}, 0o755},
+		{"plain", nil, nil, 0o755, nil},
+		{"stripped static trimpath", []string{"CGO_ENABLED=0"}, []string{"-trimpath", "-ldflags=-s -w"}, 0o755, nil},
+		{"not executable (streamed)", nil, []string{"-ldflags=-s -w"}, 0o644, nil},
+		{"pie", nil, []string{"-buildmode=pie"}, 0o755, nil},
+		// The system linker lays the sections out; .go.buildinfo must survive it.
+		{"cgo, external linker", []string{"CGO_ENABLED=1"}, []string{"-ldflags=-linkmode=external"}, 0o755, nil},
+		// No section headers at all (as sstrip leaves a binary): found by
+		// searching the data segment, not by the section's name.
+		{"no section headers", []string{"CGO_ENABLED=0"}, nil, 0o755, dropSectionHeaders},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bin := buildProgram(t, tc.env, tc.flags...)
@@ -104,8 +131,21 @@ func TestBinariesMatchGoVersionM(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			inv := inventory(t, testimage.File{Name: "usr/local/bin/probe", Body: string(b), Mode: tc.mode})
+			if tc.edit != nil {
+				tc.edit(t, b)
+				if err := os.WriteFile(bin, b, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
 			want := goVersionM(t, bin)
+			file := testimage.File{Name: "usr/local/bin/probe", Body: string(b), Mode: tc.mode}
+			// With the Rust cataloger also wanting the binary, the file is
+			// shared and read with random access (parseAt).
+			shared := catalogertest.Inventory(t, []inspect.Cataloger{gobinary.New(), rust.Cataloger{}}, testimage.LayerTar(t, []testimage.File{file}))
+			if got := ours(shared, "/usr/local/bin/probe"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("shared with the Rust cataloger: got\n%s\nwant (go version -m)\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			inv := inventory(t, file)
 			got := ours(inv, "/usr/local/bin/probe")
 			if strings.Join(got, "\n") != strings.Join(want, "\n") {
 				t.Errorf("got\n%s\nwant (go version -m)\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -119,6 +159,20 @@ func TestBinariesMatchGoVersionM(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// dropSectionHeaders zeroes a 64-bit little-endian ELF file's section
+// header fields (e_shoff, e_shnum, e_shstrndx), as sstrip does; the
+// sections' bytes stay where the program headers map them.
+func dropSectionHeaders(t *testing.T, b []byte) {
+	if len(b) < 64 || string(b[:4]) != "\x7fELF" || b[4] != 2 || b[5] != 1 {
+		t.Fatalf("not a 64-bit little-endian ELF file")
+	}
+	clear(b[0x28:0x30]) // e_shoff
+	clear(b[0x3c:0x40]) // e_shnum, e_shstrndx
+	if f, err := elf.NewFile(bytes.NewReader(b)); err != nil || len(f.Sections) != 0 {
+		t.Fatalf("section headers still read: %v", err)
 	}
 }
 

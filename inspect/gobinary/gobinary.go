@@ -104,8 +104,9 @@ func (c *Cataloger) Parse(ctx context.Context, f *inspect.File, r io.Reader) (*i
 	}
 	size := f.Entry.Size
 	// A file several catalogers share comes with random access (an
-	// in-memory copy or a spill file): debug/buildinfo reads it in place.
-	if ra, ok := r.(io.ReaderAt); ok && f.Entry.Mode&0o111 != 0 {
+	// in-memory copy or a spill file): debug/buildinfo reads it in place,
+	// and an ELF file's section headers rule most files out at once.
+	if ra, ok := r.(io.ReaderAt); ok {
 		return parseAt(ra)
 	}
 	if f.Entry.Mode&0o111 == 0 || size > maxInMemory {

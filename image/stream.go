@@ -36,6 +36,11 @@ type layerStream struct {
 	dec      io.Reader
 	closeDec func() error // stops the decoder; returns its failure, if any
 	ext      *externalDecoder
+	// fileSize and hashed: a blob file fed to the external decoder by
+	// splice (startSpliced) is hashed on its own goroutine, which reports
+	// on hashed when done.
+	fileSize int64
+	hashed   chan error
 
 	out    int64 // uncompressed bytes handed out
 	limits Limits
@@ -71,7 +76,6 @@ const externalMinSize = 1 << 20
 func newLayerStream(rc io.Reader, info layerSpec, limits Limits, progress func(int64)) (*layerStream, error) {
 	s := &layerStream{limits: limits, want: info.verifyDigest, wantSize: info.size, label: info.label}
 	s.raw = &countingReader{r: rc, progress: progress}
-	var src io.Reader = s.raw
 	if s.want != "" {
 		alg, _, _ := strings.Cut(s.want, ":")
 		switch alg {
@@ -82,6 +86,14 @@ func newLayerStream(rc io.Reader, info layerSpec, limits Limits, progress func(i
 		default:
 			return nil, fmt.Errorf("%s: unsupported digest algorithm %q", s.label, alg)
 		}
+	}
+	if f, ok := rc.(*os.File); ok {
+		if ext, size := externalForFile(f); ext != "" {
+			return s, s.startSpliced(ext, f, size)
+		}
+	}
+	var src io.Reader = s.raw
+	if s.hasher != nil {
 		src = io.TeeReader(src, s.hasher)
 	}
 	s.buffered = bufio.NewReaderSize(src, 256<<10)
@@ -90,17 +102,9 @@ func newLayerStream(rc io.Reader, info layerSpec, limits Limits, progress func(i
 		return nil, fmt.Errorf("%s: reading blob: %w", s.label, err)
 	}
 	switch {
-	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
-		dec := gzipDecoder()
-		ext := ""
-		switch {
-		case dec == "auto" && (info.size == 0 || info.size >= externalMinSize):
-			ext = igzipPath()
-		case dec != "auto" && dec != "go":
-			ext = dec
-		}
-		if ext != "" {
-			d, err := startExternal(ext, s.buffered)
+	case bytes.HasPrefix(magic, gzipMagic):
+		if ext := externalGzip(info.size); ext != "" {
+			d, err := startExternal(ext, copyFrom(s.buffered))
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", s.label, err)
 			}
@@ -133,15 +137,78 @@ func newLayerStream(rc io.Reader, info layerSpec, limits Limits, progress func(i
 	return s, nil
 }
 
+var gzipMagic = []byte{0x1f, 0x8b}
+
+// externalGzip is the external inflater for a gzip blob of size bytes (0:
+// unknown), or "" for the in-process one.
+func externalGzip(size int64) string {
+	switch dec := gzipDecoder(); {
+	case dec == "auto" && (size == 0 || size >= externalMinSize):
+		return igzipPath()
+	case dec != "auto" && dec != "go":
+		return dec
+	}
+	return ""
+}
+
+// externalForFile says which external inflater takes a gzip blob kept as a
+// regular file, with the file's size, or "" when the blob is not that.
+func externalForFile(f *os.File) (string, int64) {
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return "", 0
+	}
+	var magic [2]byte
+	if _, err := f.ReadAt(magic[:], 0); err != nil || !bytes.Equal(magic[:], gzipMagic) {
+		return "", 0
+	}
+	return externalGzip(st.Size()), st.Size()
+}
+
+// startSpliced starts the external inflater on a blob file. The file's
+// pages are spliced into the inflater's stdin pipe, never copied through
+// this process, and the blob is hashed from the file alongside, by reads at
+// offsets. Copying every compressed byte in and out of this process was a
+// tenth of a scan's CPU time.
+func (s *layerStream) startSpliced(ext string, f *os.File, size int64) error {
+	d, err := startExternal(ext, spliceFrom(f, size))
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.label, err)
+	}
+	s.ext, s.fileSize = d, size
+	s.dec = bufio.NewReaderSize(d.stdout, 256<<10)
+	s.closeDec = d.stop
+	s.raw.r = io.NewSectionReader(f, 0, size)
+	s.hashed = make(chan error, 1)
+	go func() {
+		var dst io.Writer = io.Discard
+		if s.hasher != nil {
+			dst = s.hasher
+		}
+		_, err := io.CopyBuffer(dst, s.raw, make([]byte, 256<<10))
+		s.hashed <- err
+	}()
+	return nil
+}
+
+// compressedSoFar is how many compressed bytes the decoder may have read:
+// for a spliced blob file, all of them.
+func (s *layerStream) compressedSoFar() int64 {
+	if s.fileSize > 0 {
+		return s.fileSize
+	}
+	return s.raw.n.Load()
+}
+
 func (s *layerStream) Read(p []byte) (int, error) {
 	n, err := s.dec.Read(p)
 	s.out += int64(n)
 	if s.out > s.limits.MaxLayerBytes {
 		return n, fmt.Errorf("%s: uncompressed size exceeds the limit of %d bytes", s.label, s.limits.MaxLayerBytes)
 	}
-	if s.out > 1<<30 && s.out > s.raw.n.Load()*s.limits.MaxExpansion {
+	if in := s.compressedSoFar(); s.out > 1<<30 && s.out > in*s.limits.MaxExpansion {
 		return n, fmt.Errorf("%s: expands more than %dx (%d compressed bytes gave %d): refusing a likely decompression bomb",
-			s.label, s.limits.MaxExpansion, s.raw.n.Load(), s.out)
+			s.label, s.limits.MaxExpansion, in, s.out)
 	}
 	return n, err
 }
@@ -166,7 +233,11 @@ func (s *layerStream) decoderError() error {
 // digest is checked first.
 func (s *layerStream) finish() error {
 	decErr := s.decoderError()
-	if _, err := io.Copy(io.Discard, s.buffered); err != nil {
+	if s.hashed != nil {
+		if err := s.waitHashed(); err != nil {
+			return cmp.Or(decErr, fmt.Errorf("%s: reading blob: %w", s.label, err))
+		}
+	} else if _, err := io.Copy(io.Discard, s.buffered); err != nil {
 		return cmp.Or(decErr, fmt.Errorf("%s: reading blob: %w", s.label, err))
 	}
 	n := s.raw.n.Load()
@@ -189,6 +260,18 @@ func (s *layerStream) close() {
 		_ = s.closeDec()
 		s.closeDec = nil
 	}
+	_ = s.waitHashed()
+}
+
+// waitHashed waits for a spliced blob's hashing, which reads the blob file:
+// the file is closed after the walk.
+func (s *layerStream) waitHashed() error {
+	if s.hashed == nil {
+		return nil
+	}
+	err := <-s.hashed
+	s.hashed = nil
+	return err
 }
 
 type countingReader struct {
@@ -216,19 +299,25 @@ type externalDecoder struct {
 	copyDone chan error
 }
 
-func startExternal(path string, in io.Reader) (*externalDecoder, error) {
+func startExternal(path string, feed func(stdin *os.File) error) (*externalDecoder, error) {
 	cmd := exec.Command(path, "-d", "-c")
-	stdin, err := cmd.StdinPipe()
+	stdinR, stdin, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
+	cmd.Stdin = stdinR
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
+		stdinR.Close()
+		stdin.Close()
 		return nil, err
 	}
 	d := &externalDecoder{cmd: cmd, stdout: stdout, stderr: &limitedBuffer{max: 4096}, copyDone: make(chan error, 1)}
 	cmd.Stderr = d.stderr
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	stdinR.Close() // the decoder's now
+	if err != nil {
+		stdin.Close()
 		return nil, fmt.Errorf("starting %s: %w", path, err)
 	}
 	// A 1 MiB pipe (the unprivileged maximum) instead of 64 KiB: far fewer
@@ -239,11 +328,43 @@ func startExternal(path string, in io.Reader) (*externalDecoder, error) {
 		}
 	}
 	go func() {
-		_, err := io.Copy(stdin, in)
+		err := feed(stdin)
 		stdin.Close()
 		d.copyDone <- err
 	}()
 	return d, nil
+}
+
+// copyFrom feeds a decoder's stdin from a reader.
+func copyFrom(in io.Reader) func(*os.File) error {
+	return func(stdin *os.File) error {
+		_, err := io.Copy(stdin, in)
+		return err
+	}
+}
+
+// spliceFrom feeds a decoder's stdin with the first size bytes of a file by
+// splice(2), or by copying where the file system cannot splice.
+func spliceFrom(f *os.File, size int64) func(*os.File) error {
+	return func(stdin *os.File) error {
+		src, dst := int(f.Fd()), int(stdin.Fd())
+		var off int64
+		for off < size {
+			n, err := unix.Splice(src, &off, dst, nil, int(min(size-off, 1<<20)), unix.SPLICE_F_MOVE|unix.SPLICE_F_MORE)
+			switch {
+			case errors.Is(err, unix.EINTR):
+				continue
+			case off == 0 && (errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS)):
+				_, err := io.Copy(stdin, io.NewSectionReader(f, 0, size))
+				return err
+			case err != nil:
+				return err
+			case n == 0:
+				return io.ErrUnexpectedEOF // the file shrank under us
+			}
+		}
+		return nil
+	}
 }
 
 func (d *externalDecoder) stop() error {

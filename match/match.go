@@ -120,11 +120,19 @@ func Match(ctx context.Context, db *advisory.DB, inv *customs.Inventory) (*Resul
 	if err != nil {
 		return nil, err
 	}
-	var allIDs []string
+	// The other ids known for a hit record's ids. A hit record's own
+	// aliases are in the record already; what the database adds are the
+	// aliases of its aliases that are records too (a CVE's DSA numbers).
+	var aliasIDs []string
 	for _, r := range recs {
-		allIDs = append(allIDs, r.IDs()...)
+		for _, id := range r.IDs() {
+			if recs[id] == nil {
+				aliasIDs = append(aliasIDs, id)
+			}
+		}
 	}
-	if st.dsa, err = db.AliasesOf(ctx, allIDs); err != nil {
+	slices.Sort(aliasIDs)
+	if st.dsa, err = db.AliasesOf(ctx, slices.Compact(aliasIDs)); err != nil {
 		return nil, err
 	}
 	// A question's findings are the same for every target asking it but

@@ -370,6 +370,10 @@ func TestAliasesMerge(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(dir, "go.json"), []byte(rec("GO-2021-0113", []string{"CVE-2021-38561"}, "")), 0o644)
 	os.WriteFile(filepath.Join(dir, "ghsa.json"), []byte(rec("GHSA-ppp9-7jff-5vj2", []string{"CVE-2021-38561"}, "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H")), 0o644)
+	// A record of the CVE itself, for another package: not a hit, but the
+	// ids it links to the CVE (a DSA no record has) join the finding.
+	cve := strings.Replace(rec("CVE-2021-38561", []string{"DSA-5000-1", "GO-2021-0113"}, ""), "golang.org/x/text", "golang.org/x/other", 1)
+	os.WriteFile(filepath.Join(dir, "cve.json"), []byte(cve), 0o644)
 	if _, err := db.Import(context.Background(), []string{dir}, advisory.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +386,7 @@ func TestAliasesMerge(t *testing.T) {
 		t.Fatalf("%d findings, want one merged: %+v", len(res.Findings), res.Findings)
 	}
 	f := res.Findings[0]
-	if f.ID != "CVE-2021-38561" || strings.Join(f.Aliases, ",") != "GHSA-ppp9-7jff-5vj2,GO-2021-0113" {
+	if f.ID != "CVE-2021-38561" || strings.Join(f.Aliases, ",") != "DSA-5000-1,GHSA-ppp9-7jff-5vj2,GO-2021-0113" {
 		t.Errorf("id %s aliases %v", f.ID, f.Aliases)
 	}
 	// CVSS 3.1 AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H scores 7.5 per the spec's formula.

@@ -247,26 +247,42 @@ func (in *Inspector) layer(ctx context.Context, l image.Layer, index int, tmp st
 	if in.Cache != nil && info.DiffID != "" {
 		key = info.DiffID + "|" + in.CacheKey
 		if lr, ok := in.Cache.Get(ctx, key); ok {
-			c := *lr
-			c.Index = index
-			c.Results = slices.Clone(lr.Results)
-			for i := range c.Results {
-				c.Results[i].Layer = index
-			}
-			return &c, nil
+			return reindexed(lr, index), nil
 		}
 	}
-	if in.OnLayerRead != nil {
-		in.OnLayerRead(index, info.DiffID)
+	read := func() (*LayerResult, error) {
+		if in.OnLayerRead != nil {
+			in.OnLayerRead(index, info.DiffID)
+		}
+		lr, err := in.readLayer(ctx, l, index, tmp)
+		if err != nil {
+			return nil, err
+		}
+		if key != "" {
+			in.Cache.Put(ctx, key, lr)
+		}
+		return lr, nil
 	}
-	lr, err := in.readLayer(ctx, l, index, tmp)
-	if err != nil {
-		return nil, err
+	if sc, ok := in.Cache.(*SharedCache); ok && key != "" {
+		lr, err := sc.once(ctx, key, read)
+		if err != nil {
+			return nil, err
+		}
+		return reindexed(lr, index), nil
 	}
-	if key != "" {
-		in.Cache.Put(ctx, key, lr)
+	return read()
+}
+
+// reindexed is a copy of a layer's result, read for another image or in
+// another place, as layer index of this one.
+func reindexed(lr *LayerResult, index int) *LayerResult {
+	c := *lr
+	c.Index = index
+	c.Results = slices.Clone(lr.Results)
+	for i := range c.Results {
+		c.Results[i].Layer = index
 	}
-	return lr, nil
+	return &c
 }
 
 // readLayer is the single pass over one layer.

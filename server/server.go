@@ -23,6 +23,7 @@ import (
 
 	"github.com/customs-sec/customs/advisory"
 	"github.com/customs-sec/customs/image"
+	"github.com/customs-sec/customs/inspect"
 	"github.com/customs-sec/customs/policy"
 	"github.com/customs-sec/customs/server/store"
 )
@@ -79,6 +80,9 @@ type Server struct {
 	deliver    chan struct{}
 	handler    http.Handler
 	replicaD   string
+	// layers is the layer cache every worker's scans share, so two scans
+	// of images with a new layer in common read it once.
+	layers *inspect.SharedCache
 }
 
 // New makes a server from its configuration.
@@ -114,7 +118,8 @@ func New(cfg Config) (*Server, error) {
 		cfg.PollInterval = 200 * time.Millisecond
 	}
 	s := &Server{cfg: cfg, st: cfg.Store, log: cfg.Log, reg: prometheus.NewRegistry(),
-		wake: make(chan struct{}, 1), deliver: make(chan struct{}, 1), replicaD: cfg.ReplicaID}
+		wake: make(chan struct{}, 1), deliver: make(chan struct{}, 1), replicaD: cfg.ReplicaID,
+		layers: inspect.NewSharedCache(store.LayerCache{S: cfg.Store})}
 	s.metrics = newMetrics(s.reg, s)
 	s.handler = s.routes()
 	return s, nil

@@ -137,7 +137,7 @@ func (s *Server) scanJob(ctx context.Context, j *store.Job) (string, error) {
 		return "", err
 	}
 	opts := pipeline.Options{Image: s.cfg.Image, Catalogers: pipeline.CheckCatalogers(nil),
-		Cache: store.LayerCache{S: s.st}, CacheKey: "check-1", OnLayerRead: s.onLayerRead}
+		Cache: s.layers, CacheKey: "check-1", OnLayerRead: s.onLayerRead}
 	inv, err := pipeline.Inventory(ctx, req.Ref, opts)
 	if err != nil {
 		return "", err

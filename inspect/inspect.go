@@ -347,7 +347,7 @@ func (in *Inspector) readLayer(ctx context.Context, l image.Layer, index int, tm
 		defer cleanup()
 		for k, ci := range wanted {
 			c := cats[ci]
-			parsed, err := c.Parse(ctx, f, readers[k])
+			parsed, err := safeParse(ctx, c, f, readers[k])
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -391,6 +391,18 @@ func (in *Inspector) readLayer(ctx context.Context, l image.Layer, index int, tm
 	}
 	lr.Paths, lr.NonDirs = slices.Compact(lr.Paths), slices.Compact(lr.NonDirs)
 	return lr, nil
+}
+
+// safeParse runs a cataloger's Parse, turning a panic (a parser's bug met
+// on a hostile file) into that file's error: the file is skipped with a
+// warning that names it, and the scan goes on.
+func safeParse(ctx context.Context, c Cataloger, f *File, r io.Reader) (parsed *Parsed, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			parsed, err = nil, fmt.Errorf("the %s parser failed: %v", c.Name(), p)
+		}
+	}()
+	return c.Parse(ctx, f, r)
 }
 
 // filterByHeader asks header-filtering catalogers about a file's first bytes

@@ -3,6 +3,7 @@ package inspect_test
 import (
 	"context"
 	"io"
+	"strings"
 	"sync"
 	"testing"
 
@@ -126,5 +127,38 @@ func TestSharedCacheReadsALayerOnce(t *testing.T) {
 				t.Errorf("the shared layer was read %d times, want %d", most, tc.wantReads)
 			}
 		})
+	}
+}
+
+// panicky is a cataloger whose parser panics on the files it wants.
+type panicky struct{}
+
+func (panicky) Name() string                        { return "panicky" }
+func (panicky) Wants(p string, _ *image.Entry) bool { return p == "boom" }
+func (panicky) Parse(context.Context, *inspect.File, io.Reader) (*inspect.Parsed, error) {
+	panic("index out of range")
+}
+func (panicky) Collect(context.Context, *inspect.Env, []inspect.Result) ([]customs.Package, []string) {
+	return nil, nil
+}
+
+// TestParserPanicSkipsTheFile checks that a parser's panic on one file
+// costs that file, with a warning naming it, not the scan.
+func TestParserPanicSkipsTheFile(t *testing.T) {
+	dir := testimage.BuildLayout(t, "p", testimage.LayerTar(t, []testimage.File{
+		{Name: "boom", Body: "x"}, {Name: "etc/os-release", Body: "ID=alpine\nVERSION_ID=3.20.0\n"}}))
+	inv, err := pipeline.Inventory(context.Background(), "oci:"+dir+":p", pipeline.Options{Catalogers: []inspect.Cataloger{panicky{}, osrelease.Detector{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.Distro == nil || inv.Distro.ID != "alpine" {
+		t.Errorf("the rest of the layer was not read: distro %+v", inv.Distro)
+	}
+	found := false
+	for _, w := range inv.Warnings {
+		found = found || (strings.Contains(w, "/boom") && strings.Contains(w, "panicky"))
+	}
+	if !found {
+		t.Errorf("no warning names the file: %q", inv.Warnings)
 	}
 }

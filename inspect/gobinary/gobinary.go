@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"context"
 	"debug/buildinfo"
-	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 	"github.com/customs-sec/customs"
 	"github.com/customs-sec/customs/image"
 	"github.com/customs-sec/customs/inspect"
+	"github.com/customs-sec/customs/inspect/internal/elfsect"
 	"github.com/customs-sec/customs/purl"
 )
 
@@ -162,11 +162,12 @@ func mayBeGoELF(ra io.ReaderAt) bool {
 	if _, err := ra.ReadAt(magic[:], 0); err != nil || string(magic[:]) != "\x7fELF" {
 		return true
 	}
-	ef, err := elf.NewFile(ra)
-	if err != nil || len(ef.Sections) <= 1 { // section 0 is always the null section
+	secs, err := elfsect.Sections(ra, elfsect.SizeOf(ra))
+	if err != nil || len(secs) <= 1 { // section 0 is always the null section
 		return true
 	}
-	return ef.Section(".go.buildinfo") != nil
+	_, ok := elfsect.Find(secs, ".go.buildinfo")
+	return ok
 }
 
 // errOldFormat marks build information written before Go 1.18 (pointers

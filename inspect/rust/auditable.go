@@ -13,6 +13,7 @@ import (
 
 	"github.com/customs-sec/customs"
 	"github.com/customs-sec/customs/inspect"
+	"github.com/customs-sec/customs/inspect/internal/elfsect"
 )
 
 const (
@@ -126,12 +127,12 @@ func parseBinary(size int64, r io.Reader) (out *inspect.Parsed, err error) {
 }
 
 func auditableAt(ra io.ReaderAt) (*inspect.Parsed, error) {
-	ef, err := elf.NewFile(ra)
+	secs, err := elfsect.Sections(ra, elfsect.SizeOf(ra))
 	if err != nil {
-		return nil, nil // not an ELF file debug/elf can read: no audit data to trust
+		return nil, nil // not an ELF file we can read: no audit data to trust
 	}
-	sec := ef.Section(auditSection)
-	if sec == nil || sec.Type == elf.SHT_NOBITS {
+	sec, ok := elfsect.Find(secs, auditSection)
+	if !ok || sec.Type == elfsect.TypeNoBits {
 		return nil, nil
 	}
 	if sec.FileSize > maxAudit {

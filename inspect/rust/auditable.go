@@ -47,8 +47,8 @@ func parseBinary(size int64, r io.Reader) (out *inspect.Parsed, err error) {
 		}
 	}()
 	if ra, ok := r.(io.ReaderAt); ok {
-		// Random access (a file several catalogers share): debug/elf reads
-		// just the headers and the section, nothing is buffered.
+		// Random access (a file several catalogers share): the section table
+		// and the section are read where they lie, nothing is buffered.
 		return auditableAt(ra)
 	}
 	head := make([]byte, 64)

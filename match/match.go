@@ -120,19 +120,14 @@ func Match(ctx context.Context, db *advisory.DB, inv *customs.Inventory) (*Resul
 	if err != nil {
 		return nil, err
 	}
-	// The other ids known for a hit record's ids. A hit record's own
-	// aliases are in the record already; what the database adds are the
-	// aliases of its aliases that are records too (a CVE's DSA numbers).
-	var aliasIDs []string
+	// The ids the database links to any id of a hit record (a CVE's DSA
+	// numbers), each asked once.
+	var allIDs []string
 	for _, r := range recs {
-		for _, id := range r.IDs() {
-			if recs[id] == nil {
-				aliasIDs = append(aliasIDs, id)
-			}
-		}
+		allIDs = append(allIDs, r.IDs()...)
 	}
-	slices.Sort(aliasIDs)
-	if st.dsa, err = db.AliasesOf(ctx, slices.Compact(aliasIDs)); err != nil {
+	slices.Sort(allIDs)
+	if st.dsa, err = db.AliasesOf(ctx, slices.Compact(allIDs)); err != nil {
 		return nil, err
 	}
 	// A question's findings are the same for every target asking it but

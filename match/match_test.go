@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -384,6 +385,18 @@ func TestAliasesMerge(t *testing.T) {
 	}
 	if len(res.Findings) != 1 {
 		t.Fatalf("%d findings, want one merged: %+v", len(res.Findings), res.Findings)
+	}
+	// The same when the CVE record is a hit too, for the other package:
+	// x/text's finding still gets the DSA through it.
+	both := &customs.Inventory{Packages: append(inv.Packages, customs.Package{Name: "golang.org/x/other", Version: "v0.3.3", Type: customs.TypeGo, Ecosystem: "Go"})}
+	res2, err := match.Match(context.Background(), db, both)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range res2.Findings {
+		if f.Package.Name == "golang.org/x/text" && !slices.Contains(f.Aliases, "DSA-5000-1") {
+			t.Errorf("with the CVE record a hit for another package, x/text's finding lost the DSA: %v", f.Aliases)
+		}
 	}
 	f := res.Findings[0]
 	if f.ID != "CVE-2021-38561" || strings.Join(f.Aliases, ",") != "DSA-5000-1,GHSA-ppp9-7jff-5vj2,GO-2021-0113" {

@@ -20,7 +20,6 @@ import (
 
 	kgzip "github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-	"golang.org/x/sys/unix"
 )
 
 // layerStream turns a compressed blob into its uncompressed bytes while
@@ -41,6 +40,13 @@ type layerStream struct {
 	// on hashed when done.
 	fileSize int64
 	hashed   chan error
+	stopHash atomic.Bool
+	// file and fileStat: the spliced blob file and its stamp when reading
+	// began. The decoder and the hasher read the file apart, so a write to
+	// it in between could show them different bytes: finish refuses a
+	// blob whose stamp changed.
+	file     *os.File
+	fileStat string
 
 	out    int64 // uncompressed bytes handed out
 	limits Limits
@@ -179,16 +185,37 @@ func (s *layerStream) startSpliced(ext string, f *os.File, size int64) error {
 	s.dec = bufio.NewReaderSize(d.stdout, 256<<10)
 	s.closeDec = d.stop
 	s.raw.r = io.NewSectionReader(f, 0, size)
+	s.file, s.fileStat = f, fileStamp(f)
 	s.hashed = make(chan error, 1)
 	go func() {
-		var dst io.Writer = io.Discard
-		if s.hasher != nil {
-			dst = s.hasher
+		buf := make([]byte, 256<<10)
+		for !s.stopHash.Load() {
+			n, err := s.raw.Read(buf)
+			if s.hasher != nil {
+				s.hasher.Write(buf[:n])
+			}
+			if err == io.EOF {
+				s.hashed <- nil
+				return
+			}
+			if err != nil {
+				s.hashed <- err
+				return
+			}
 		}
-		_, err := io.CopyBuffer(dst, s.raw, make([]byte, 256<<10))
-		s.hashed <- err
+		s.hashed <- errors.New("stopped")
 	}()
 	return nil
+}
+
+// fileStamp is what changes when a file is written: its size, modification
+// time and (where the system keeps one) change time.
+func fileStamp(f *os.File) string {
+	fi, err := f.Stat()
+	if err != nil {
+		return "unknown: " + err.Error()
+	}
+	return fmt.Sprintf("%d %d %s", fi.Size(), fi.ModTime().UnixNano(), changeTime(fi))
 }
 
 // compressedSoFar is how many compressed bytes the decoder may have read:
@@ -240,6 +267,9 @@ func (s *layerStream) finish() error {
 	} else if _, err := io.Copy(io.Discard, s.buffered); err != nil {
 		return cmp.Or(decErr, fmt.Errorf("%s: reading blob: %w", s.label, err))
 	}
+	if s.file != nil && fileStamp(s.file) != s.fileStat {
+		return fmt.Errorf("%s: the blob file changed while it was being read", s.label)
+	}
 	n := s.raw.n.Load()
 	if s.wantSize > 0 && n != s.wantSize {
 		return fmt.Errorf("%s: blob is %d bytes, manifest says %d", s.label, n, s.wantSize)
@@ -260,6 +290,7 @@ func (s *layerStream) close() {
 		_ = s.closeDec()
 		s.closeDec = nil
 	}
+	s.stopHash.Store(true) // a cancelled scan does not wait for the whole blob's hash
 	_ = s.waitHashed()
 }
 
@@ -324,7 +355,7 @@ func startExternal(path string, feed func(stdin *os.File) error) (*externalDecod
 	// wake-ups between decoder and reader. Failing to grow it only costs speed.
 	for _, p := range []any{stdout, stdin} {
 		if f, ok := p.(interface{ Fd() uintptr }); ok {
-			_, _ = unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, 1<<20)
+			growPipe(f.Fd())
 		}
 	}
 	go func() {
@@ -340,30 +371,6 @@ func copyFrom(in io.Reader) func(*os.File) error {
 	return func(stdin *os.File) error {
 		_, err := io.Copy(stdin, in)
 		return err
-	}
-}
-
-// spliceFrom feeds a decoder's stdin with the first size bytes of a file by
-// splice(2), or by copying where the file system cannot splice.
-func spliceFrom(f *os.File, size int64) func(*os.File) error {
-	return func(stdin *os.File) error {
-		src, dst := int(f.Fd()), int(stdin.Fd())
-		var off int64
-		for off < size {
-			n, err := unix.Splice(src, &off, dst, nil, int(min(size-off, 1<<20)), unix.SPLICE_F_MOVE|unix.SPLICE_F_MORE)
-			switch {
-			case errors.Is(err, unix.EINTR):
-				continue
-			case off == 0 && (errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS)):
-				_, err := io.Copy(stdin, io.NewSectionReader(f, 0, size))
-				return err
-			case err != nil:
-				return err
-			case n == 0:
-				return io.ErrUnexpectedEOF // the file shrank under us
-			}
-		}
-		return nil
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -126,6 +127,11 @@ func TestBinariesMatchGoVersionM(t *testing.T) {
 		{"no section headers", []string{"CGO_ENABLED=0"}, nil, 0o755, dropSectionHeaders},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if slices.Contains(tc.env, "CGO_ENABLED=1") {
+				if _, err := exec.LookPath("gcc"); err != nil {
+					t.Skip("no C compiler for a cgo build")
+				}
+			}
 			bin := buildProgram(t, tc.env, tc.flags...)
 			b, err := os.ReadFile(bin)
 			if err != nil {
@@ -141,9 +147,13 @@ func TestBinariesMatchGoVersionM(t *testing.T) {
 			file := testimage.File{Name: "usr/local/bin/probe", Body: string(b), Mode: tc.mode}
 			// With the Rust cataloger also wanting the binary, the file is
 			// shared and read with random access (parseAt).
-			shared := catalogertest.Inventory(t, []inspect.Cataloger{gobinary.New(), rust.Cataloger{}}, testimage.LayerTar(t, []testimage.File{file}))
-			if got := ours(shared, "/usr/local/bin/probe"); strings.Join(got, "\n") != strings.Join(want, "\n") {
-				t.Errorf("shared with the Rust cataloger: got\n%s\nwant (go version -m)\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			// A library (not executable, .so) is shared too.
+			lib := testimage.File{Name: "usr/lib/libprobe.so", Body: string(b), Mode: 0o644}
+			shared := catalogertest.Inventory(t, []inspect.Cataloger{gobinary.New(), rust.Cataloger{}}, testimage.LayerTar(t, []testimage.File{file, lib}))
+			for _, loc := range []string{"/usr/local/bin/probe", "/usr/lib/libprobe.so"} {
+				if got := ours(shared, loc); strings.Join(got, "\n") != strings.Join(want, "\n") {
+					t.Errorf("%s shared with the Rust cataloger: got\n%s\nwant (go version -m)\n%s", loc, strings.Join(got, "\n"), strings.Join(want, "\n"))
+				}
 			}
 			inv := inventory(t, file)
 			got := ours(inv, "/usr/local/bin/probe")

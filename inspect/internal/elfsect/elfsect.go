@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 )
 
 // Section is one section header.
@@ -40,6 +41,7 @@ const (
 const (
 	maxSections = 1 << 16
 	maxNames    = 1 << 20 // bytes of section names
+	maxTable    = 16 << 20
 )
 
 var errNotELF = errors.New("not an ELF file")
@@ -48,6 +50,9 @@ var errNotELF = errors.New("not an ELF file")
 // has no section header table). size bounds the file (0: unknown).
 func Sections(ra io.ReaderAt, size int64) ([]Section, error) {
 	var hdr [64]byte
+	if size > 0 && size < 52 {
+		return nil, errNotELF
+	}
 	if _, err := ra.ReadAt(hdr[:52], 0); err != nil {
 		return nil, errNotELF
 	}
@@ -71,6 +76,9 @@ func Sections(ra io.ReaderAt, size int64) ([]Section, error) {
 		shoff = uint64(bo.Uint32(hdr[0x20:]))
 		shentsize, shnum, shstrndx = int(bo.Uint16(hdr[0x2e:])), int(bo.Uint16(hdr[0x30:])), int(bo.Uint16(hdr[0x32:]))
 	case 2:
+		if size > 0 && size < 64 {
+			return nil, errNotELF
+		}
 		if _, err := ra.ReadAt(hdr[:64], 0); err != nil {
 			return nil, errNotELF
 		}
@@ -130,6 +138,10 @@ func Sections(ra io.ReaderAt, size int64) ([]Section, error) {
 	if shstrndx >= shnum {
 		return nil, fmt.Errorf("section name table %d of %d sections", shstrndx, shnum)
 	}
+	if size <= 0 && shnum*shentsize > maxTable {
+		// Unknown file size: bound what a 64-byte header can make us read.
+		return nil, fmt.Errorf("a section header table of %d bytes", shnum*shentsize)
+	}
 	table, err := read(shoff, shnum*shentsize)
 	if err != nil {
 		return nil, err
@@ -187,10 +199,15 @@ func Find(secs []Section, name string) (Section, bool) {
 }
 
 // SizeOf is the size of a reader that knows it (bytes.Reader,
-// io.SectionReader, os.File's stat is not consulted), else 0.
+// io.SectionReader, a file), else 0.
 func SizeOf(ra io.ReaderAt) int64 {
-	if s, ok := ra.(interface{ Size() int64 }); ok {
-		return s.Size()
+	switch r := ra.(type) {
+	case interface{ Size() int64 }:
+		return r.Size()
+	case *os.File:
+		if fi, err := r.Stat(); err == nil {
+			return fi.Size()
+		}
 	}
 	return 0
 }

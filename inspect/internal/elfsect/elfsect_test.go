@@ -92,7 +92,14 @@ func TestDamagedHeaders(t *testing.T) {
 		t.Skip("no /usr/bin/true")
 	}
 	for _, n := range []int{0, 4, 20, 52, 63, 64, 1000, len(b) - 100, len(b) - 1} {
-		Sections(bytes.NewReader(b[:n]), int64(n))
+		r := &boundedReader{b: b[:n]}
+		Sections(r, int64(n))
+		if r.past && n > 0 { // 0: a size Sections takes as unknown
+			t.Errorf("a file cut to %d bytes was read past its end", n)
+		}
+		// Size unknown: still no read past the end, and no huge allocation.
+		r = &boundedReader{b: b[:n]}
+		Sections(r, 0)
 	}
 	for i := 0; i < 64; i++ {
 		for _, v := range []byte{0, 0xff, 0x80, 1} {
@@ -135,6 +142,19 @@ func tinyELF() []byte {
 	sh(1, 3, namesAt, len(names))
 	sh(11, 1, dataAt, 8)
 	return b
+}
+
+// boundedReader is a file that notes any read past its end.
+type boundedReader struct {
+	b    []byte
+	past bool
+}
+
+func (r *boundedReader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 || off+int64(len(p)) > int64(len(r.b)) {
+		r.past = true
+	}
+	return bytes.NewReader(r.b).ReadAt(p, off)
 }
 
 func FuzzSections(f *testing.F) {

@@ -128,9 +128,7 @@ func TestBinariesMatchGoVersionM(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if slices.Contains(tc.env, "CGO_ENABLED=1") {
-				if _, err := exec.LookPath("gcc"); err != nil {
-					t.Skip("no C compiler for a cgo build")
-				}
+				testimage.Require(t, "gcc") // a cgo build needs a C compiler
 			}
 			bin := buildProgram(t, tc.env, tc.flags...)
 			b, err := os.ReadFile(bin)

@@ -55,18 +55,31 @@ func Inventory(ctx context.Context, ref string, opts Options) (*customs.Inventor
 	if cats == nil {
 		cats = catalogers.Packages()
 	}
+	// Secrets in the configuration are found always: no report, SBOM or
+	// evidence document may carry them in the clear. The rules compile
+	// (tens of regular expressions) while the layers are read.
+	type compiled struct {
+		rules *secret.Rules
+		err   error
+	}
+	rulesc := make(chan compiled, 1)
+	if opts.SecretRules != nil {
+		rulesc <- compiled{opts.SecretRules, nil}
+	} else {
+		go func() {
+			r, err := secret.LoadRules()
+			rulesc <- compiled{r, err}
+		}()
+	}
 	in := &inspect.Inspector{Catalogers: cats, Cache: opts.Cache, CacheKey: opts.CacheKey, OnLayerRead: opts.OnLayerRead}
 	inv, err := in.Inspect(ctx, img)
+	c := <-rulesc
 	if err != nil {
 		return nil, err
 	}
-	// Secrets in the configuration are found always: no report, SBOM or
-	// evidence document may carry them in the clear.
-	rules := opts.SecretRules
-	if rules == nil {
-		if rules, err = secret.LoadRules(); err != nil {
-			return nil, err
-		}
+	rules := c.rules
+	if c.err != nil {
+		return nil, c.err
 	}
 	var found []customs.Secret
 	inv.Image, found = rules.Redact(inv.Image)

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"github.com/customs-sec/customs"
 )
@@ -73,9 +72,7 @@ func (d *dirLayer) Walk(ctx context.Context, fn WalkFunc) error {
 			return nil
 		}
 		e := Entry{Path: p, Mode: fi.Mode().Perm() | (fi.Mode() & (fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)), ModTime: fi.ModTime()}
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			e.UID, e.GID = int(st.Uid), int(st.Gid)
-		}
+		e.UID, e.GID = owner(fi)
 		var content io.Reader = eofReader{}
 		switch {
 		case fi.Mode().IsRegular():

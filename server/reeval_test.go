@@ -80,26 +80,9 @@ func TestIncrementalReevaluationAgreesWithFullJudgement(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, url string) {
 		for name, opts := range engines {
 			t.Run(name, func(t *testing.T) {
-				st, err := store.Open(ctx, url)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer st.Close()
-				db, err := advisory.Open(ctx, filepath.Join(t.TempDir(), "adv.db"), advisory.Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer db.Close()
-				eng, err := policy.New(ctx, opts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !eng.FindingLocal() {
+				s, st, db := judgingServer(t, url, opts)
+				if !s.cfg.Policy.FindingLocal() {
 					t.Fatal("the built-in policy should be finding-local")
-				}
-				s, err := New(Config{Store: st, DB: db, Policy: eng})
-				if err != nil {
-					t.Fatal(err)
 				}
 				var first, second []string
 				for i, r := range records {
@@ -293,24 +276,7 @@ func TestReevaluationDropsFindingsNoImageHolds(t *testing.T) {
 			`"affected":[{"package":{"ecosystem":"Debian:12","name":"` + pkg + `"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"` + fixed + `"}]}]}]}`
 	}
 	storetest.Each(t, func(t *testing.T, url string) {
-		st, err := store.Open(ctx, url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		db, err := advisory.Open(ctx, filepath.Join(t.TempDir(), "adv.db"), advisory.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		eng, err := policy.New(ctx, policy.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := New(Config{Store: st, DB: db, Policy: eng})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s, st, db := judgingServer(t, url, policy.Options{})
 		if _, err := db.ImportReader(ctx, strings.NewReader("["+record("CVE-2026-0001", "openssl", "1.0-2", "")+","+record("CVE-2026-0002", "zlib", "1.0-2", "")+"]"), advisory.ImportOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -428,6 +394,33 @@ func rawDB(t *testing.T, url string) *sql.DB {
 }
 
 // rebind turns ? placeholders into $N for PostgreSQL.
+// judgingServer is a server (workers not started) on the store at url, with
+// a fresh advisory database and a policy engine made from opts; all three
+// close when the test ends.
+func judgingServer(t *testing.T, url string, opts policy.Options) (*Server, *store.Store, *advisory.DB) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	db, err := advisory.Open(ctx, filepath.Join(t.TempDir(), "adv.db"), advisory.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	eng, err := policy.New(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Store: st, DB: db, Policy: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, st, db
+}
+
 func rebind(url, q string) string {
 	if strings.HasPrefix(url, "sqlite:") {
 		return q
@@ -465,26 +458,9 @@ func groupOf(t *testing.T, st *store.Store, keys [][2]string, n int) store.Packa
 func TestOneDeltaIsOneChangePerImage(t *testing.T) {
 	ctx := context.Background()
 	storetest.Each(t, func(t *testing.T, url string) {
-		st, err := store.Open(ctx, url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		db, err := advisory.Open(ctx, filepath.Join(t.TempDir(), "adv.db"), advisory.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
 		data := filepath.Join(t.TempDir(), "permissive.yaml")
 		os.WriteFile(data, []byte("customs:\n  settings:\n    signature: {enabled: false}\n    root_user: {enabled: false}\n    secrets: {enabled: false}\n    misconfigurations: {enabled: false}\n"), 0o644)
-		eng, err := policy.New(ctx, policy.Options{DataFiles: []string{data}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := New(Config{Store: st, DB: db, Policy: eng})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s, st, db := judgingServer(t, url, policy.Options{DataFiles: []string{data}})
 		distro := &customs.Distro{ID: "debian", VersionID: "12"}
 		var invs []*customs.Inventory
 		for i := range 2 {

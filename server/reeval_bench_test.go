@@ -54,24 +54,7 @@ func BenchmarkReevaluateAfterDelta(b *testing.B) {
 	if os.Getenv("CUSTOMS_BENCH_DB") == "postgres" {
 		url = storetest.Postgres(b)
 	}
-	st, err := store.Open(ctx, url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	db, err := advisory.Open(ctx, filepath.Join(dir, "a.db"), advisory.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	eng, err := policy.New(ctx, policy.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := New(Config{Store: st, DB: db, Policy: eng})
-	if err != nil {
-		b.Fatal(err)
-	}
+	s, st, db := judgingServer(b, url, policy.Options{})
 	distro := &customs.Distro{ID: "debian", VersionID: "12"}
 	setup := time.Now()
 	judged := map[int]store.Judgement{}
@@ -90,6 +73,7 @@ func BenchmarkReevaluateAfterDelta(b *testing.B) {
 		// storing 100,000 images does not take most of the run.
 		j, ok := judged[i%benchShapes]
 		if !ok {
+			var err error
 			if j, err = s.judge(ctx, inv); err != nil {
 				b.Fatal(err)
 			}

@@ -397,7 +397,7 @@ func rawDB(t *testing.T, url string) *sql.DB {
 // judgingServer is a server (workers not started) on the store at url, with
 // a fresh advisory database and a policy engine made from opts; all three
 // close when the test ends.
-func judgingServer(t *testing.T, url string, opts policy.Options) (*Server, *store.Store, *advisory.DB) {
+func judgingServer(t testing.TB, url string, opts policy.Options) (*Server, *store.Store, *advisory.DB) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, url)

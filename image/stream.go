@@ -174,9 +174,10 @@ func externalForFile(f *os.File) (string, int64) {
 // startSpliced starts the external inflater on a blob file. The file's
 // pages are spliced into the inflater's stdin pipe, never copied through
 // this process, and the blob is hashed from the file alongside, by reads at
-// offsets. Copying every compressed byte in and out of this process was a
-// tenth of a scan's CPU time.
+// offsets. Copying every compressed byte in and out of this process cost
+// about 40 ms of system time on the corpus's debian-app.
 func (s *layerStream) startSpliced(ext string, f *os.File, size int64) error {
+	s.file, s.fileStat = f, fileStamp(f) // before anything reads it
 	d, err := startExternal(ext, spliceFrom(f, size))
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.label, err)
@@ -185,7 +186,6 @@ func (s *layerStream) startSpliced(ext string, f *os.File, size int64) error {
 	s.dec = bufio.NewReaderSize(d.stdout, 256<<10)
 	s.closeDec = d.stop
 	s.raw.r = io.NewSectionReader(f, 0, size)
-	s.file, s.fileStat = f, fileStamp(f)
 	s.hashed = make(chan error, 1)
 	go func() {
 		buf := make([]byte, 256<<10)

@@ -121,7 +121,7 @@ func (c *Cataloger) Parse(ctx context.Context, f *inspect.File, r io.Reader) (*i
 	if _, err := io.ReadFull(r, buf); err != nil {
 		return nil, err
 	}
-	if !bytes.Contains(buf, buildInfoMagic) || !mayBeGoELF(bytes.NewReader(buf)) {
+	if !mayBeGoELF(bytes.NewReader(buf)) || !bytes.Contains(buf, buildInfoMagic) {
 		return nil, nil
 	}
 	bi, err := buildinfo.Read(bytes.NewReader(buf))

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -66,6 +67,9 @@ func TestMatchesDebugELF(t *testing.T) {
 		}
 	}
 	if checked < 50 {
+		if runtime.GOOS != "linux" {
+			t.Skipf("only %d ELF files on this system to compare", checked)
+		}
 		t.Fatalf("only %d ELF files compared", checked)
 	}
 	t.Logf("%d ELF files agree with debug/elf", checked)

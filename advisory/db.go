@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -25,12 +26,18 @@ import (
 
 // SchemaVersion is the layout of the database file; a file of another
 // version is refused with a clear message rather than misread. Version 4
-// added the packs table (see pack.go); a version-3 file is migrated when
-// opened for writing and read the old way when opened read-only.
-const SchemaVersion = "4"
+// added the packs table (see pack.go); version 5 the generation the match
+// snapshot is stamped with (snapshot.go), so that a customs that does not
+// write snapshots cannot change a file that has one. Older files are
+// migrated when opened for writing and read the old way (3) or without a
+// snapshot (4) when opened read-only.
+const SchemaVersion = "5"
 
-// schemaNoPacks is the previous layout, which this version still reads.
-const schemaNoPacks = "3"
+// Previous layouts, which this version still reads.
+const (
+	schemaNoPacks      = "3"
+	schemaNoGeneration = "4"
+)
 
 const schema = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -74,6 +81,17 @@ type DB struct {
 	// rowIndex: a schema-3 file opened read-only, whose entries are in
 	// the affected table's data column rather than in packs.
 	rowIndex bool
+
+	// The match snapshot (snapshot.go): snap is mapped while snapMu is
+	// read-locked; snapWrite orders writers; noteMu guards which
+	// generation was last looked for and why it was not used.
+	snapMu              sync.RWMutex
+	snap                *snapshot
+	snapWrite           sync.Mutex
+	noteMu              sync.Mutex
+	snapTried, snapNote string
+	snapSeen            os.FileInfo // the file last looked at
+	snapReread          int         // records the last snapshot write read again; -1: all (tests)
 }
 
 // Options configure Open.
@@ -124,7 +142,33 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	db.enc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
 	db.dec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(64<<20))
+	if !opts.ReadOnly && canMap {
+		// A database that was migrated, or whose last write did not get to
+		// write its snapshot, gets one now; until it does, scans read SQLite.
+		if err := db.ensureSnapshot(ctx); err != nil {
+			db.noteMu.Lock()
+			db.snapNote = "could not be written: " + err.Error()
+			db.noteMu.Unlock()
+		}
+	}
 	return db, nil
+}
+
+// ensureSnapshot writes the snapshot of the database's generation unless
+// it exists.
+func (db *DB) ensureSnapshot(ctx context.Context) error {
+	s, release, err := db.useSnapshot(ctx)
+	if err != nil || s != nil {
+		if s != nil {
+			release()
+		}
+		return err
+	}
+	gen, err := generation(ctx, db.sql)
+	if err != nil {
+		return err
+	}
+	return db.writeSnapshot(ctx, "", gen, nil)
 }
 
 func (db *DB) init(ctx context.Context, readOnly bool) error {
@@ -135,7 +179,14 @@ func (db *DB) init(ctx context.Context, readOnly bool) error {
 		db.rowIndex = true
 		return nil
 	case err == nil && version == schemaNoPacks:
-		return db.migratePacks(ctx)
+		if err := db.migratePacks(ctx); err != nil {
+			return err
+		}
+		return db.migrateGeneration(ctx)
+	case err == nil && version == schemaNoGeneration && readOnly:
+		return nil // no generation: matched without a snapshot
+	case err == nil && version == schemaNoGeneration:
+		return db.migrateGeneration(ctx)
 	case err == nil:
 		if version != SchemaVersion {
 			return fmt.Errorf("database schema %s, this customs reads schema %s: rebuild it with `customs db update` or `customs db import`", version, SchemaVersion)
@@ -152,12 +203,31 @@ func (db *DB) init(ctx context.Context, readOnly bool) error {
 	if _, err := db.sql.ExecContext(ctx, schema); err != nil {
 		return err
 	}
-	_, err = db.sql.ExecContext(ctx, `INSERT OR REPLACE INTO meta(key, value) VALUES ('schema', ?)`, SchemaVersion)
-	return err
+	return db.migrateGeneration(ctx)
+}
+
+// migrateGeneration gives a schema-4 (or new) file its generation.
+func (db *DB) migrateGeneration(ctx context.Context) error {
+	tx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, _, err := newGeneration(ctx, tx); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO meta(key, value) VALUES ('schema', ?)`, SchemaVersion); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // Close closes the database.
 func (db *DB) Close() error {
+	db.snapMu.Lock()
+	db.snap.close()
+	db.snap = nil
+	db.snapMu.Unlock()
 	if db.enc != nil {
 		db.enc.Close()
 	}
@@ -195,6 +265,9 @@ type Delta struct {
 	Skipped []string `json:"skipped,omitempty"`
 	// Unsupported counts records in ecosystems no customs cataloger produces.
 	Statuses int `json:"distro_statuses,omitempty"`
+	// Warnings say what went wrong after the import was committed (the
+	// match snapshot could not be written: scans are slower, not wrong).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Empty says whether nothing changed.
@@ -259,8 +332,22 @@ func (t *txn) commit() (*Delta, error) {
 		t.rollback()
 		return nil, err
 	}
+	var prevGen, gen string
+	changed := slices.Concat(t.delta.Added, t.delta.Modified, t.delta.Withdrawn)
+	if len(changed) > 0 {
+		var err error
+		if prevGen, gen, err = newGeneration(ctx, t.tx); err != nil {
+			t.rollback()
+			return nil, err
+		}
+	}
 	if err := t.tx.Commit(); err != nil {
 		return nil, err
+	}
+	if len(changed) > 0 && canMap {
+		if err := t.db.writeSnapshot(ctx, prevGen, gen, changed); err != nil {
+			t.delta.Warnings = append(t.delta.Warnings, fmt.Sprintf("the match snapshot was not written (scans read the database instead, more slowly): %v", err))
+		}
 	}
 	for k := range t.touched {
 		t.delta.Packages = append(t.delta.Packages, k)
@@ -447,12 +534,14 @@ func (db *DB) Candidates(ctx context.Context, keys []PackageKey) (map[PackageKey
 	return out, err
 }
 
-// EachPack calls fn with the pack of each key that has one, as its row is
-// read, in no particular order and from several goroutines at once:
-// matching evaluates one package's records while the next rows are read,
-// decoding them one at a time (PackCursor) instead of all at once
-// (Candidates). A schema-3 file opened read-only has no packs; its rows
-// are made into packs first.
+// EachPack calls fn with the pack of each key that has one, in no
+// particular order and from several goroutines at once: matching evaluates
+// each package's records as its pack is read, decoding them one at a time
+// (PackCursor) instead of all at once (Candidates). A pack, and every
+// string read from it, is valid only until fn returns: what fn keeps, it
+// copies (a pack may be a view of the match snapshot's mapping). A
+// schema-3 file opened read-only has no packs; its rows are made into
+// packs first.
 func (db *DB) EachPack(ctx context.Context, keys []PackageKey, fn func(Pack) error) error {
 	if db.rowIndex {
 		cands, err := db.Candidates(ctx, keys)
@@ -469,6 +558,13 @@ func (db *DB) EachPack(ctx context.Context, keys []PackageKey, fn func(Pack) err
 			}
 		}
 		return nil
+	}
+	if s, release, err := db.useSnapshot(ctx); err != nil || s != nil {
+		if err != nil {
+			return err
+		}
+		defer release()
+		return s.eachPack(ctx, keys, fn)
 	}
 	return db.eachNameBatch(ctx, keys, `SELECT name, data FROM packs`, func(eco string, rows *sql.Rows) error {
 		var name string
@@ -578,7 +674,7 @@ func (db *DB) migratePacks(ctx context.Context) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE affected SET data = x''`); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO meta(key, value) VALUES ('schema', ?)`, SchemaVersion); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO meta(key, value) VALUES ('schema', ?)`, schemaNoGeneration); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -605,6 +701,41 @@ func (db *DB) Records(ctx context.Context, ids []string) (map[string]*Record, er
 // versions, Go symbols), is skipped instead of decoded, and Affected is nil.
 func (db *DB) RecordsWithoutAffected(ctx context.Context, ids []string) (map[string]*Record, error) {
 	return db.records(ctx, ids, true)
+}
+
+// MatchRecords returns what matching reads of the records ids: each
+// record without its affected list (RecordsWithoutAffected), and the ids
+// the database links to it beyond its own, sorted: the ids that point at
+// any of the record's ids (its own, aliases and upstream ids) without being
+// records themselves (AliasesOf), such as the DSA and DLA numbers the
+// Debian tracker links to a CVE.
+func (db *DB) MatchRecords(ctx context.Context, ids []string) (recs map[string]*Record, linked map[string][]string, err error) {
+	if s, release, err := db.useSnapshot(ctx); err != nil || s != nil {
+		if err != nil {
+			return nil, nil, err
+		}
+		defer release()
+		return s.matchRecords(ctx, ids)
+	}
+	if recs, err = db.records(ctx, ids, true); err != nil {
+		return nil, nil, err
+	}
+	var all []string
+	for _, r := range recs {
+		all = append(all, r.IDs()...)
+	}
+	slices.Sort(all)
+	nonRecord, err := db.AliasesOf(ctx, slices.Compact(all))
+	if err != nil {
+		return nil, nil, err
+	}
+	linked = map[string][]string{}
+	for id, r := range recs {
+		if l := linkedIDs(r, nonRecord); len(l) > 0 {
+			linked[id] = l
+		}
+	}
+	return recs, linked, nil
 }
 
 // skipJSON takes a JSON value and keeps nothing of it.
@@ -873,6 +1004,11 @@ type Status struct {
 	Stale       bool           `json:"stale"`
 	StaleAfter  string         `json:"stale_after"`
 	StaleReason string         `json:"stale_reason,omitempty"`
+	// The match snapshot (snapshot.go): its size when matching reads it,
+	// else why it does not.
+	SnapshotPath  string `json:"snapshot_path"`
+	SnapshotBytes int64  `json:"snapshot_bytes"`
+	SnapshotNote  string `json:"snapshot_note,omitempty"`
 }
 
 // StaleAfter is how old a database may get before scans warn.
@@ -884,6 +1020,11 @@ func (db *DB) Status(ctx context.Context) (*Status, error) {
 	if fi, err := os.Stat(db.path); err == nil {
 		st.SizeBytes = fi.Size()
 	}
+	if err := db.sql.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'schema'`).Scan(&st.Schema); err != nil {
+		return nil, err
+	}
+	st.SnapshotPath = db.snapshotPath()
+	st.SnapshotBytes, st.SnapshotNote = db.snapshotState(ctx)
 	q := func(query string, args []any, fn func(*sql.Rows) error) error {
 		rows, err := db.sql.QueryContext(ctx, query, args...)
 		if err != nil {

@@ -112,7 +112,7 @@ func Match(ctx context.Context, db *advisory.DB, inv *customs.Inventory) (*Resul
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	recs, err := db.RecordsWithoutAffected(ctx, ids)
+	recs, linked, err := db.MatchRecords(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("reading advisories: %w", err)
 	}
@@ -120,16 +120,7 @@ func Match(ctx context.Context, db *advisory.DB, inv *customs.Inventory) (*Resul
 	if err != nil {
 		return nil, err
 	}
-	// The ids the database links to any id of a hit record (a CVE's DSA
-	// numbers), each asked once.
-	var allIDs []string
-	for _, r := range recs {
-		allIDs = append(allIDs, r.IDs()...)
-	}
-	slices.Sort(allIDs)
-	if st.dsa, err = db.AliasesOf(ctx, slices.Compact(allIDs)); err != nil {
-		return nil, err
-	}
+	st.linked = linked
 	// A question's findings are the same for every target asking it but
 	// for the package itself: made once (on every core), copied for the
 	// others.
@@ -177,6 +168,7 @@ type answer struct {
 // from the packs of their keys: packs are evaluated on every core as they
 // are read, each pack's records decoded once, one at a time, for all the
 // questions about its key, and each installed version parsed once.
+// Questions about one key are answered by one goroutine.
 func answerAll(ctx context.Context, db *advisory.DB, targets []target, reps []int, answers []answer) error {
 	byKey := map[advisory.PackageKey][]int{}
 	var keys []advisory.PackageKey
@@ -187,53 +179,33 @@ func answerAll(ctx context.Context, db *advisory.DB, targets []target, reps []in
 		}
 		byKey[k] = append(byKey[k], n)
 	}
-	packs := make(chan advisory.Pack, 64)
-	var readErr error
-	go func() {
-		defer close(packs)
-		readErr = db.EachPack(ctx, keys, func(p advisory.Pack) error {
-			select {
-			case packs <- p:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
+	// Each pack is evaluated as it is read (on several goroutines at
+	// once), each worker decoding into its own cursor's storage.
+	cursors := sync.Pool{New: func() any { return new(advisory.PackCursor) }}
+	err := db.EachPack(ctx, keys, func(p advisory.Pack) error {
+		c := cursors.Get().(*advisory.PackCursor)
+		defer cursors.Put(c)
+		qs := byKey[p.Key]
+		for _, n := range qs {
+			t := &targets[reps[n]]
+			t.ver, t.verErr = version.Parse(t.scheme, t.version)
+		}
+		c.Reset(p)
+		for c.Next() {
+			cand := c.Candidate()
+			for _, n := range qs {
+				answers[n].add(&targets[reps[n]], cand)
 			}
-		})
-	}()
-	var mu sync.Mutex
-	var packErr error
-	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var c advisory.PackCursor // its storage serves every pack this worker reads
-			for p := range packs {
-				qs := byKey[p.Key]
-				for _, n := range qs {
-					t := &targets[reps[n]]
-					t.ver, t.verErr = version.Parse(t.scheme, t.version)
-				}
-				c.Reset(p)
-				for c.Next() {
-					cand := c.Candidate()
-					for _, n := range qs {
-						answers[n].add(&targets[reps[n]], cand)
-					}
-				}
-				if err := c.Err(); err != nil {
-					mu.Lock()
-					packErr = cmp.Or(packErr, fmt.Errorf("index pack %s/%s: %w", p.Key.Ecosystem, p.Key.Name, err))
-					mu.Unlock()
-				}
-			}
-		}()
+		}
+		if err := c.Err(); err != nil {
+			return fmt.Errorf("index pack %s/%s: %w", p.Key.Ecosystem, p.Key.Name, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("looking up advisories: %w", err)
 	}
-	wg.Wait() // the reader closed packs, after setting readErr
-	if readErr != nil {
-		return fmt.Errorf("looking up advisories: %w", readErr)
-	}
-	return packErr
+	return nil
 }
 
 // add evaluates one record for the question t asks.
@@ -330,11 +302,14 @@ func targetsOf(inv *customs.Inventory) ([]target, []string) {
 	return out, notes
 }
 
-// evaluate checks one record's entries for a target. c's slices are only
-// valid until the cursor moves (advisory.PackCursor): an entry that hits
-// is copied.
+// evaluate checks one record's entries for a target. c is only valid
+// while its pack is (advisory.DB.EachPack): what a hit keeps is copied.
 func evaluate(t *target, c advisory.Candidate) (h hit, affected bool, badVersion string, gitRanges int) {
-	h.id = c.ID
+	defer func() {
+		if affected {
+			h.id, h.fixed = strings.Clone(c.ID), strings.Clone(h.fixed)
+		}
+	}()
 	for _, a := range c.Affected {
 		if t.pkg.Type == customs.TypeGo && !goPlatformApplies(a.EcosystemSpecific, t.pkg.Metadata["build.GOOS"], t.pkg.Metadata["build.GOARCH"]) {
 			continue
@@ -378,11 +353,17 @@ func evaluate(t *target, c advisory.Candidate) (h hit, affected bool, badVersion
 }
 
 // kept copies what findings read of an entry that hit (its severities and
-// specific blocks) out of the cursor's storage; its ranges and versions
-// have been evaluated and are not needed again.
+// specific blocks) out of the pack; its ranges and versions have been
+// evaluated and are not needed again.
 func kept(a advisory.Affected) advisory.Affected {
-	return advisory.Affected{Severity: slices.Clone(a.Severity),
-		EcosystemSpecific: bytes.Clone(a.EcosystemSpecific), DatabaseSpecific: bytes.Clone(a.DatabaseSpecific)}
+	k := advisory.Affected{EcosystemSpecific: bytes.Clone(a.EcosystemSpecific), DatabaseSpecific: bytes.Clone(a.DatabaseSpecific)}
+	if a.Severity != nil {
+		k.Severity = make([]advisory.Severity, len(a.Severity))
+		for i, sv := range a.Severity {
+			k.Severity[i] = advisory.Severity{Type: strings.Clone(sv.Type), Score: strings.Clone(sv.Score)}
+		}
+	}
+	return k
 }
 
 // affected evaluates one range for the target's version. The two shapes
@@ -506,7 +487,8 @@ func finding(t target, hs []hit, recs map[string]*advisory.Record, st *statuses)
 		Package: p.Ref(), Installed: p.Version, Layer: p.Layer, Locations: p.Locations, MatchedBy: t.via,
 	}
 	// ids, sorted without repeats: the records', their aliases and
-	// upstream ids, and the DSAs the tracker links to any of those.
+	// upstream ids, and the ids the database links to them (the DSAs the
+	// tracker links to any of those).
 	var ids []string
 	var rs []*advisory.Record
 	var entries []advisory.Affected
@@ -521,17 +503,10 @@ func finding(t target, hs []hit, recs map[string]*advisory.Record, st *statuses)
 			rs = append(rs, r)
 			ids = append(append(append(ids, r.ID), r.Aliases...), r.Upstream...)
 		}
+		ids = append(ids, st.linked[h.id]...)
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	n := len(ids)
-	for _, id := range ids[:n] {
-		ids = append(ids, st.dsa[id]...)
-	}
-	if len(ids) > n {
-		slices.Sort(ids)
-		ids = slices.Compact(ids)
-	}
 	f.ID = primaryID(ids)
 	for _, id := range ids {
 		if id != f.ID {
@@ -596,11 +571,11 @@ func primaryID(ids []string) string {
 type statuses struct {
 	byEco   map[string]map[string]map[string]advisory.DistroStatus // eco -> package -> vuln -> status
 	support map[string][]advisory.Support
-	dsa     map[string][]string
+	linked  map[string][]string // by record id (advisory.DB.MatchRecords)
 }
 
 func newStatuses(ctx context.Context, db *advisory.DB, targets []target, hits [][]hit) (*statuses, error) {
-	st := &statuses{byEco: map[string]map[string]map[string]advisory.DistroStatus{}, support: map[string][]advisory.Support{}, dsa: map[string][]string{}}
+	st := &statuses{byEco: map[string]map[string]map[string]advisory.DistroStatus{}, support: map[string][]advisory.Support{}}
 	names := map[string]map[string]bool{}
 	for i, t := range targets {
 		if len(hits[i]) == 0 || t.pkg.Type != customs.TypeDeb {

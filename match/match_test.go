@@ -437,3 +437,39 @@ func firstNonEmpty(s ...string) string {
 	}
 	return ""
 }
+
+// TestSnapshotAndDatabaseMatchAlike matches the corpus images through the
+// database's match snapshot and through SQLite alone (a copy of the file
+// without its snapshot): the results are the same.
+func TestSnapshotAndDatabaseMatchAlike(t *testing.T) {
+	snap := corpusDB(t)
+	copyPath := filepath.Join(t.TempDir(), "a.db")
+	b, err := os.ReadFile(snap.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(copyPath, b, 0o644)
+	plain, err := advisory.Open(context.Background(), copyPath, advisory.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if _, err := os.Stat(advisory.SnapshotPath(snap.Path())); err != nil {
+		t.Fatal("the corpus database has no snapshot:", err)
+	}
+	for _, ref := range []string{"debian-app", "debian-base", "scratch-go"} {
+		inv, viaSnapshot := scanCorpus(t, ref)
+		viaSQLite, err := match.Match(context.Background(), plain, inv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := json.MarshalIndent(viaSnapshot, "", " ")
+		want, _ := json.MarshalIndent(viaSQLite, "", " ")
+		if len(viaSQLite.Findings) == 0 && ref != "scratch-go" {
+			t.Fatalf("%s: no findings", ref)
+		}
+		if string(got) != string(want) {
+			t.Errorf("%s: %d findings through the snapshot, %d through SQLite, or they differ", ref, len(viaSnapshot.Findings), len(viaSQLite.Findings))
+		}
+	}
+}

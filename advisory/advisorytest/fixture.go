@@ -3,6 +3,7 @@ package advisorytest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -99,6 +100,9 @@ func (g *Generator) Database(ctx context.Context, dir string) (string, error) {
 	}
 	if err != nil {
 		os.Remove(tmp)
+		return "", err
+	}
+	if err := os.Rename(advisory.SnapshotPath(tmp), advisory.SnapshotPath(dbPath)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return "", err
 	}
 	return dbPath, os.Rename(tmp, dbPath)

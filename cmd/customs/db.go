@@ -157,6 +157,11 @@ func (a *app) dbStatusCommand() *cobra.Command {
 			for eco, n := range st.Ecosystems {
 				fmt.Fprintf(a.stdout, "ecosystem %-24s %7d records\n", eco, n)
 			}
+			if st.SnapshotBytes > 0 {
+				fmt.Fprintf(a.stdout, "snapshot  %s (%s, what matching reads)\n", st.SnapshotPath, mib(st.SnapshotBytes))
+			} else {
+				fmt.Fprintf(a.stdout, "snapshot  none: %s (matching reads the database, more slowly; any import writes one)\n", st.SnapshotNote)
+			}
 			if st.Stale {
 				fmt.Fprintf(a.stdout, "STALE     %s: run `customs db update`\n", st.StaleReason)
 			}
@@ -180,6 +185,9 @@ func (a *app) printDelta(d *advisory.Delta, format string, took time.Duration) e
 		len(d.Added), len(d.Modified), len(d.Withdrawn), d.Unchanged, d.Statuses, len(d.Packages), took.Round(time.Millisecond))
 	for _, s := range d.Skipped {
 		fmt.Fprintln(a.stderr, "skipped: "+s)
+	}
+	for _, s := range d.Warnings {
+		fmt.Fprintln(a.stderr, "warning: "+s)
 	}
 	return nil
 }

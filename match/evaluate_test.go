@@ -225,3 +225,36 @@ func referenceAffected(s version.Scheme, events []advisory.Event, v string) (boo
 	}
 	return true, "", nil
 }
+
+// TestTwoEventRanges checks the two-event shortcut (target.between) against
+// the reference on every order of introduced, fixed or last_affected and
+// installed version, equal versions and ranges written backwards included,
+// in schemes whose equal versions are spelled differently.
+func TestTwoEventRanges(t *testing.T) {
+	for _, tc := range []struct {
+		scheme   string
+		versions []string
+	}{
+		{"Debian", []string{"1.0-1", "1.0-1~deb12u1", "1.0-2", "1:0.5-1", "2.0-1", "not a version!"}},
+		{"npm", []string{"1.0.0", "1.0.1", "1.0.0-rc.1", "2.0.0", "v1.0.0"}},
+		{"PyPI", []string{"1.0", "1.0.0", "1.0.post1", "1.1rc1", "2"}},
+	} {
+		s := version.ForEcosystem(tc.scheme)
+		for _, v := range tc.versions {
+			tg := target{scheme: s, version: v}
+			tg.ver, tg.verErr = version.Parse(s, v)
+			for _, x := range tc.versions {
+				for _, y := range tc.versions {
+					for _, closing := range []advisory.Event{{Fixed: y}, {LastAffected: y}, {Limit: y}} {
+						events := []advisory.Event{{Introduced: x}, closing}
+						in, fixed, err := tg.affected(events)
+						wIn, wFixed, wErr := referenceAffected(s, events, v)
+						if in != wIn || fixed != wFixed || (err == nil) != (wErr == nil) {
+							t.Errorf("%s %s in %+v: %v %q %v, reference %v %q %v", tc.scheme, v, events, in, fixed, err, wIn, wFixed, wErr)
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -67,7 +67,7 @@ func Match(ctx context.Context, db *advisory.DB, inv *customs.Inventory) (*Resul
 	}
 	qIndex := make([]int, len(targets))
 	var reps []int // the first target asking each question
-	byQuestion := map[question]int{}
+	byQuestion := make(map[question]int, len(targets))
 	for i, t := range targets {
 		q := question{key: t.key, version: t.version, via: t.via, goPkg: t.pkg.Type == customs.TypeGo}
 		if q.goPkg {
@@ -86,7 +86,7 @@ func Match(ctx context.Context, db *advisory.DB, inv *customs.Inventory) (*Resul
 		return nil, err
 	}
 	hits := make([][]hit, len(targets))
-	need := map[string]bool{}
+	var ids []string // the records hit, sorted without repeats
 	badVersions := map[string]bool{}
 	gitRanges := 0
 	for i := range targets {
@@ -98,7 +98,7 @@ func Match(ctx context.Context, db *advisory.DB, inv *customs.Inventory) (*Resul
 			badVersions[b] = true
 		}
 		for _, h := range a.hits {
-			need[h.id] = true
+			ids = append(ids, h.id)
 		}
 	}
 	for b := range badVersions {
@@ -107,11 +107,8 @@ func Match(ctx context.Context, db *advisory.DB, inv *customs.Inventory) (*Resul
 	if gitRanges > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("%d GIT ranges skipped: they name commits, not versions", gitRanges))
 	}
-	ids := make([]string, 0, len(need))
-	for id := range need {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
 	recs, linked, err := db.MatchRecords(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("reading advisories: %w", err)
@@ -136,7 +133,11 @@ func Match(ctx context.Context, db *advisory.DB, inv *customs.Inventory) (*Resul
 		key     findingKey
 		i, n, j int // target i's copy of finding j of question n
 	}
-	var order []place
+	total := 0
+	for i := range targets {
+		total += len(made[qIndex[i]])
+	}
+	order := make([]place, 0, total)
 	for i, t := range targets {
 		n := qIndex[i]
 		for j := range made[n] {
@@ -144,15 +145,25 @@ func Match(ctx context.Context, db *advisory.DB, inv *customs.Inventory) (*Resul
 			order = append(order, place{findingKey{customs.SeverityRank(f.Severity), t.pkg.Name, t.pkg.Version, f.ID}, i, n, j})
 		}
 	}
-	slices.SortStableFunc(order, func(x, y place) int { return x.key.compare(y.key) })
-	res.Findings = make([]customs.Finding, len(order))
-	for k, o := range order {
-		if f := made[o.n][o.j]; reps[o.n] == o.i {
-			res.Findings[k] = f
-		} else {
-			res.Findings[k] = forPackage(f, targets[o.i].pkg)
+	// Equal keys keep the order above (stable), without a stable sort's
+	// cost; halves are sorted on two cores and merged.
+	sortMerged(order, func(x, y place) int {
+		if c := x.key.compare(y.key); c != 0 {
+			return c
 		}
-	}
+		return cmp.Or(x.i-y.i, x.j-y.j)
+	})
+	res.Findings = make([]customs.Finding, len(order))
+	inHalves(len(order), func(start, end int) {
+		for k := start; k < end; k++ {
+			o := order[k]
+			if f := made[o.n][o.j]; reps[o.n] == o.i {
+				res.Findings[k] = f
+			} else {
+				res.Findings[k] = forPackage(f, targets[o.i].pkg)
+			}
+		}
+	})
 	sort.Strings(res.Notes)
 	return res, nil
 }
@@ -170,7 +181,7 @@ type answer struct {
 // questions about its key, and each installed version parsed once.
 // Questions about one key are answered by one goroutine.
 func answerAll(ctx context.Context, db *advisory.DB, targets []target, reps []int, answers []answer) error {
-	byKey := map[advisory.PackageKey][]int{}
+	byKey := make(map[advisory.PackageKey][]int, len(reps))
 	var keys []advisory.PackageKey
 	for n, i := range reps {
 		k := targets[i].key
@@ -232,6 +243,39 @@ func forPackage(f customs.Finding, p *customs.Package) customs.Finding {
 	return f
 }
 
+// sortMerged sorts s by compare, a total order: large slices as two
+// halves sorted at once, then merged.
+func sortMerged[T any](s []T, compare func(a, b T) int) {
+	if len(s) < 4096 || runtime.GOMAXPROCS(0) < 2 {
+		slices.SortFunc(s, compare)
+		return
+	}
+	half := len(s) / 2
+	var wg sync.WaitGroup
+	wg.Go(func() { slices.SortFunc(s[:half], compare) })
+	slices.SortFunc(s[half:], compare)
+	wg.Wait()
+	merged := make([]T, 0, len(s))
+	a, b := s[:half], s[half:]
+	for len(a) > 0 && len(b) > 0 {
+		if compare(b[0], a[0]) < 0 {
+			merged, b = append(merged, b[0]), b[1:]
+		} else {
+			merged, a = append(merged, a[0]), a[1:]
+		}
+	}
+	merged = append(append(merged, a...), b...)
+	copy(s, merged)
+}
+
+// inHalves calls fn for the two halves of [0, n) at once.
+func inHalves(n int, fn func(start, end int)) {
+	var wg sync.WaitGroup
+	wg.Go(func() { fn(0, n/2) })
+	fn(n/2, n)
+	wg.Wait()
+}
+
 // parallel calls fn(0..n-1) on every core.
 func parallel(n int, fn func(i int)) {
 	workers := min(runtime.GOMAXPROCS(0), n/64+1)
@@ -257,7 +301,7 @@ func parallel(n int, fn func(i int)) {
 // Distribution packages are matched by their source package and source
 // version: distributions file advisories against source packages.
 func targetsOf(inv *customs.Inventory) ([]target, []string) {
-	var out []target
+	out := make([]target, 0, len(inv.Packages)+len(inv.Packages)/16)
 	unknown := map[string]int{}
 	for i := range inv.Packages {
 		p := &inv.Packages[i]
@@ -275,21 +319,21 @@ func targetsOf(inv *customs.Inventory) ([]target, []string) {
 		case customs.TypeDeb, customs.TypeApk, customs.TypeRPM:
 			name, ver := firstNonEmpty(p.Source, p.Name), firstNonEmpty(p.SourceVersion, p.Version)
 			out = append(out, target{pkg: p, key: advisory.Key(eco, name), version: ver, scheme: scheme,
-				via: fmt.Sprintf("source package %s %s", name, ver)})
+				via: "source package " + name + " " + ver})
 			if p.Type == customs.TypeRPM && p.Source != "" && p.Source != p.Name {
 				// Some rpm distributions file advisories by binary package.
 				out = append(out, target{pkg: p, key: advisory.Key(eco, p.Name), version: p.Version, scheme: scheme,
-					via: fmt.Sprintf("package %s %s", p.Name, p.Version)})
+					via: "package " + p.Name + " " + p.Version})
 			}
 		case customs.TypeGo:
 			if p.Version == "" || p.Version == "(devel)" || p.Metadata["replaced_by"] != "" {
 				continue // a local build or a local replacement: no published version to match
 			}
 			out = append(out, target{pkg: p, key: advisory.Key(eco, p.Name), version: p.Version, scheme: scheme,
-				via: fmt.Sprintf("%s %s", p.Name, p.Version)})
+				via: p.Name + " " + p.Version})
 		default:
 			out = append(out, target{pkg: p, key: advisory.Key(eco, p.Name), version: p.Version, scheme: scheme,
-				via: fmt.Sprintf("%s %s", p.Name, p.Version)})
+				via: p.Name + " " + p.Version})
 		}
 	}
 	var notes []string
@@ -394,12 +438,55 @@ func (t *target) affected(events []advisory.Event) (bool, string, error) {
 			}
 		}
 	}
+	if len(events) == 2 && events[0].Introduced != "" && events[0].Introduced != "0" && events[0].Fixed == "" && events[0].LastAffected == "" && events[0].Limit == "" {
+		if in, fixed, ok := t.between(events[0].Introduced, events[1]); ok {
+			return in, fixed, nil
+		}
+	}
 	var buf [8]version.Event
 	evs := buf[:0]
 	for _, e := range events {
 		evs = append(evs, version.Event(e))
 	}
 	return t.ver.Affected(evs)
+}
+
+// between decides the other common shape, {introduced: x} then one
+// {fixed: y} or {last_affected: y}, as Parsed.Affected would (it sorts
+// the events by version, stably): usually with two comparisons, a third
+// only when the version is past both. ok is false for anything else, or
+// on any error, for Parsed.Affected to decide and explain.
+func (t *target) between(intro string, e advisory.Event) (in bool, fixed string, ok bool) {
+	y, isFixed := e.Fixed, true
+	switch {
+	case e.Introduced != "" || e.Limit != "" || (e.Fixed == "") == (e.LastAffected == ""):
+		return false, "", false
+	case e.LastAffected != "":
+		y, isFixed = e.LastAffected, false
+	}
+	cx, err := t.ver.Compare(intro)
+	if err != nil {
+		return false, "", false
+	}
+	cy, err := t.ver.Compare(y)
+	switch {
+	case err != nil:
+		return false, "", false
+	case cx < 0: // below the introduction, whichever event sorts first
+		return false, "", true
+	case isFixed && cy < 0: // intro <= v < fixed
+		return true, y, true
+	case !isFixed && cy <= 0: // intro <= v <= last_affected
+		return true, "", true
+	}
+	// Past both: affected only when the closing event sorts before the
+	// introduction (equal versions keep the record's order, introduction
+	// first), and then nothing after the introduction closes it.
+	c, err := t.scheme.Compare(intro, y)
+	if err != nil {
+		return false, "", false
+	}
+	return c > 0, "", true
 }
 
 // goPlatformApplies reads the Go vulnerability database's
@@ -440,41 +527,57 @@ func findings(t target, hits []hit, recs map[string]*advisory.Record, st *status
 		}
 		return nil
 	}
-	// Union advisories that share any id (CVE, GHSA, GO-, DSA).
-	parent := map[string]string{}
-	var find func(string) string
-	find = func(x string) string {
-		if parent[x] == "" || parent[x] == x {
-			parent[x] = x
-			return x
-		}
-		parent[x] = find(parent[x])
-		return parent[x]
+	// Union advisories that share any id (CVE, GHSA, GO-, DSA): every id
+	// of every hit with the hit naming it, sorted, so that hits sharing
+	// an id are neighbours. A few hits and ids each: slices, not maps.
+	type owned struct {
+		id  string
+		hit int
 	}
-	union := func(a, b string) { parent[find(a)] = find(b) }
-	for _, h := range hits {
-		find(h.id)
+	var ids []owned
+	for i, h := range hits {
+		ids = append(ids, owned{h.id, i})
 		if r := recs[h.id]; r != nil {
 			for _, a := range r.IDs() {
 				if a != "" {
-					union(a, h.id)
+					ids = append(ids, owned{a, i})
 				}
 			}
 		}
 	}
-	groups := map[string][]hit{}
-	var order []string
-	for _, h := range hits {
-		root := find(h.id)
-		if _, ok := groups[root]; !ok {
-			order = append(order, root)
-		}
-		groups[root] = append(groups[root], h)
+	slices.SortFunc(ids, func(a, b owned) int { return strings.Compare(a.id, b.id) })
+	parent := make([]int, len(hits))
+	for i := range parent {
+		parent[i] = i
 	}
-	var out []customs.Finding
-	for _, root := range order {
-		f, keep := finding(t, groups[root], recs, st)
-		if keep {
+	var find func(int) int
+	find = func(x int) int {
+		if parent[x] != x {
+			parent[x] = find(parent[x])
+		}
+		return parent[x]
+	}
+	for k := 1; k < len(ids); k++ {
+		if ids[k].id == ids[k-1].id {
+			if a, b := find(ids[k].hit), find(ids[k-1].hit); a != b {
+				parent[max(a, b)] = min(a, b) // the root is a group's first hit
+			}
+		}
+	}
+	// Groups in the order of their first hits, each in hit order.
+	out := make([]customs.Finding, 0, len(hits))
+	group := make([]hit, 0, len(hits))
+	for i := range hits {
+		if find(i) != i {
+			continue
+		}
+		group = group[:0]
+		for j := i; j < len(hits); j++ {
+			if find(j) == i {
+				group = append(group, hits[j])
+			}
+		}
+		if f, keep := finding(t, group, recs, st); keep {
 			out = append(out, f)
 		}
 	}
@@ -489,9 +592,18 @@ func finding(t target, hs []hit, recs map[string]*advisory.Record, st *statuses)
 	// ids, sorted without repeats: the records', their aliases and
 	// upstream ids, and the ids the database links to them (the DSAs the
 	// tracker links to any of those).
-	var ids []string
-	var rs []*advisory.Record
-	var entries []advisory.Affected
+	n, nEntries := 0, 0
+	for _, h := range hs {
+		n += 1 + len(st.linked[h.id])
+		nEntries += len(h.entries)
+		if r := recs[h.id]; r != nil {
+			n += 1 + len(r.Aliases) + len(r.Upstream)
+		}
+	}
+	ids := make([]string, 0, n)
+	rs := make([]*advisory.Record, 0, len(hs))
+	entries := make([]advisory.Affected, 0, nEntries)
+	f.Records = make([]string, 0, len(hs))
 	for _, h := range hs {
 		f.Records = append(f.Records, h.id)
 		ids = append(ids, h.id)
@@ -508,13 +620,14 @@ func finding(t target, hs []hit, recs map[string]*advisory.Record, st *statuses)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	f.ID = primaryID(ids)
+	f.Aliases = make([]string, 0, len(ids)-1)
 	for _, id := range ids {
 		if id != f.ID {
 			f.Aliases = append(f.Aliases, id)
 		}
 	}
 	sort.Strings(f.Records)
-	f.Severity, f.CVSS = severityOf(rs, p.Ecosystem, entries)
+	f.Severity, f.CVSS = severityOf(rs, p.Ecosystem, entries, &st.scores)
 	for _, r := range rs {
 		if f.Title == "" {
 			f.Title = firstNonEmpty(r.Summary, firstLine(r.Details))
@@ -572,6 +685,7 @@ type statuses struct {
 	byEco   map[string]map[string]map[string]advisory.DistroStatus // eco -> package -> vuln -> status
 	support map[string][]advisory.Support
 	linked  map[string][]string // by record id (advisory.DB.MatchRecords)
+	scores  vectorScores
 }
 
 func newStatuses(ctx context.Context, db *advisory.DB, targets []target, hits [][]hit) (*statuses, error) {
@@ -679,7 +793,13 @@ func (a findingKey) compare(b findingKey) int {
 	if a.rank != b.rank {
 		return b.rank - a.rank // highest first
 	}
-	return cmp.Or(strings.Compare(a.name, b.name), strings.Compare(a.installed, b.installed), strings.Compare(a.id, b.id))
+	if c := strings.Compare(a.name, b.name); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.installed, b.installed); c != 0 {
+		return c
+	}
+	return strings.Compare(a.id, b.id)
 }
 
 func firstNonEmpty(s ...string) string {

@@ -1,8 +1,11 @@
 package match
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
+	"sync"
+	"unicode/utf8"
 
 	gocvss30 "github.com/pandatix/go-cvss/30"
 	gocvss31 "github.com/pandatix/go-cvss/31"
@@ -76,16 +79,17 @@ func debianUrgency(u string) string {
 // urgency for distribution packages (a Debian "unimportant" outranks an
 // upstream 9.8, as Debian knows how it ships the code), else the highest
 // CVSS score, else the severity a record states in words (GHSA's).
-func severityOf(recs []*advisory.Record, pkgEco string, entries []advisory.Affected) (string, []customs.CVSS) {
+func severityOf(recs []*advisory.Record, pkgEco string, entries []advisory.Affected, scores *vectorScores) (string, []customs.CVSS) {
 	var vectors []customs.CVSS
-	seen := map[string]bool{}
 	addVec := func(sev []advisory.Severity) {
+	next:
 		for _, s := range sev {
-			if seen[s.Score] {
-				continue
+			for _, v := range vectors {
+				if v.Vector == s.Score {
+					continue next
+				}
 			}
-			if c, ok := ScoreVector(s.Score); ok {
-				seen[s.Score] = true
+			if c, ok := scores.score(s.Score); ok {
 				vectors = append(vectors, c)
 			}
 		}
@@ -99,13 +103,8 @@ func severityOf(recs []*advisory.Record, pkgEco string, entries []advisory.Affec
 	switch advisory.BaseEcosystem(pkgEco) {
 	case "Debian", "Ubuntu":
 		for _, a := range entries {
-			var es struct {
-				Urgency string `json:"urgency"`
-			}
-			if json.Unmarshal(a.EcosystemSpecific, &es) == nil {
-				if s := debianUrgency(es.Urgency); s != "" {
-					return s, vectors
-				}
+			if s := debianUrgency(urgencyOf(a.EcosystemSpecific)); s != "" {
+				return s, vectors
 			}
 		}
 	}
@@ -135,6 +134,45 @@ func severityOf(recs []*advisory.Record, pkgEco string, entries []advisory.Affec
 		return worded, vectors
 	}
 	return customs.SeverityUnknown, vectors
+}
+
+// urgencyOf reads ecosystem_specific.urgency. The Debian tracker's block
+// is {"urgency": "..."} alone, read here without the JSON decoder (it was
+// a tenth of building findings); any other shape goes to encoding/json.
+func urgencyOf(es json.RawMessage) string {
+	if len(es) == 0 {
+		return ""
+	}
+	if rest, ok := bytes.CutPrefix(es, []byte(`{"urgency":"`)); ok {
+		if v, ok := bytes.CutSuffix(rest, []byte(`"}`)); ok && bytes.IndexAny(v, `"\`) < 0 && utf8.Valid(v) {
+			return string(v)
+		}
+	}
+	var u struct {
+		Urgency string `json:"urgency"`
+	}
+	if json.Unmarshal(es, &u) != nil {
+		return ""
+	}
+	return u.Urgency
+}
+
+// vectorScores remembers the score of each CVSS vector one match has
+// computed: a handful of vectors recur across thousands of findings.
+type vectorScores struct{ m sync.Map }
+
+func (vs *vectorScores) score(vector string) (customs.CVSS, bool) {
+	type scored struct {
+		c  customs.CVSS
+		ok bool
+	}
+	if v, ok := vs.m.Load(vector); ok {
+		s := v.(scored)
+		return s.c, s.ok
+	}
+	c, ok := ScoreVector(vector)
+	vs.m.Store(vector, scored{c, ok})
+	return c, ok
 }
 
 func wordSeverity(s string) string {

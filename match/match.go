@@ -620,7 +620,9 @@ func finding(t target, hs []hit, recs map[string]*advisory.Record, st *statuses)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	f.ID = primaryID(ids)
-	f.Aliases = make([]string, 0, len(ids)-1)
+	if len(ids) > 1 { // nil when none, as before
+		f.Aliases = make([]string, 0, len(ids)-1)
+	}
 	for _, id := range ids {
 		if id != f.ID {
 			f.Aliases = append(f.Aliases, id)
@@ -628,6 +630,13 @@ func finding(t target, hs []hit, recs map[string]*advisory.Record, st *statuses)
 	}
 	sort.Strings(f.Records)
 	f.Severity, f.CVSS = severityOf(rs, p.Ecosystem, entries, &st.scores)
+	nRefs := 0
+	for _, r := range rs {
+		nRefs += len(r.References)
+	}
+	if nRefs > 0 { // nil when none, as before
+		f.References = make([]string, 0, min(nRefs, 20))
+	}
 	for _, r := range rs {
 		if f.Title == "" {
 			f.Title = firstNonEmpty(r.Summary, firstLine(r.Details))

@@ -81,6 +81,13 @@ func BenchmarkImportOSV(b *testing.B) {
 		}
 		gz, zs := compressedSizes(b, dbPath)
 		b.ReportMetric(mb(fi.Size()), "db-MB")
+		// The match snapshot is written beside it by every import (and
+		// rebuilt locally, never downloaded).
+		if si, err := os.Stat(advisory.SnapshotPath(dbPath)); err == nil {
+			b.ReportMetric(mb(si.Size()), "snapshot-MB")
+		} else {
+			b.Fatal("no match snapshot:", err)
+		}
 		b.ReportMetric(mb(gz), "db-gzip-MB")
 		b.ReportMetric(mb(zs), "db-zstd-MB")
 		b.Logf("export: %d records (%d affected entries), %.0f MB JSON, %.0f MB zip, templates from %q; by ecosystem %v",

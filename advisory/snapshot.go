@@ -456,7 +456,9 @@ func (db *DB) writeSnapshot(ctx context.Context, prevGen, gen string, changed []
 	// finds another process's newer snapshot waits to replace it.
 	db.snapMu.RLock()
 	prev := db.snap
-	if prev == nil || prev.gen != prevGen || prevGen == "" {
+	// Many changes (a first import, a full update) are read faster as one
+	// pass over every record than as a query each.
+	if prev == nil || prev.gen != prevGen || prevGen == "" || len(changed) > max(1000, prev.records.n/8) {
 		prev = nil
 		db.snapMu.RUnlock()
 	} else {

@@ -380,3 +380,39 @@ func FuzzSnapshot(f *testing.F) {
 		s.matchRecords(ctx, []string{"GHSA-1", "GHSA-2", "CVE-1", ""})
 	})
 }
+
+// TestDamagedSnapshotIgnored cuts the snapshot short and overwrites its
+// index: matching reads SQLite, with the reason in the status.
+func TestDamagedSnapshotIgnored(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "a.db")
+	db, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	importRecords(t, db, linkedRecord("GHSA-1", "2024-01-01T00:00:00Z", []string{"CVE-1"}, "a"), linkedRecord("GHSA-2", "2024-01-01T00:00:00Z", nil, "a"))
+	want := matchView(t, db)
+	db.Close()
+	good, _ := os.ReadFile(SnapshotPath(path))
+	for name, damage := range map[string]func([]byte) []byte{
+		"truncated":  func(b []byte) []byte { return b[:len(b)/2] },
+		"empty":      func([]byte) []byte { return nil },
+		"bad format": func(b []byte) []byte { b = slices.Clone(b); b[8] = 9; return b },
+	} {
+		t.Run(name, func(t *testing.T) {
+			os.WriteFile(SnapshotPath(path), damage(good), 0o644)
+			ro, err := Open(ctx, path, Options{ReadOnly: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ro.Close()
+			if s, _, _ := ro.useSnapshot(ctx); s != nil {
+				t.Fatal("a damaged snapshot was used")
+			}
+			if _, note := ro.snapshotState(ctx); note == "" || note == "missing" {
+				t.Errorf("state %q", note)
+			}
+			sameView(t, name, matchView(t, ro), want)
+		})
+	}
+}

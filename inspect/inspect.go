@@ -299,7 +299,9 @@ func (in *Inspector) readLayer(ctx context.Context, l image.Layer, index int, tm
 		// layer in memory, twice, was most of a scan's peak memory.
 		shared = 1 << 20
 	}
-	var buf []byte // the layer's in-memory copy of a shared file, reused
+	var buf []byte   // the layer's in-memory copy of a shared file, reused
+	var arena []byte // the layer's sparse captures (captureSparse), reused
+	var scratch [64 << 10]byte
 	var header [HeaderSize]byte
 	err := l.Walk(ctx, func(e *image.Entry, content io.Reader) error {
 		lr.Entries++
@@ -339,10 +341,30 @@ func (in *Inspector) readLayer(ctx context.Context, l image.Layer, index int, tm
 			}
 		}
 		f := &File{Path: e.Path, Entry: e, Layer: index, TempDir: tmp}
-		readers, cleanup, err := fanOut(content, e, len(wanted), shared, &buf, tmp)
-		if err != nil {
-			lr.Warnings = append(lr.Warnings, fmt.Sprintf("/%s (layer %d): %v", e.Path, index+1, err))
-			return nil
+		var readers []io.Reader
+		cleanup := func() {}
+		if len(wanted) > 1 && e.Size > shared && allSparse(cats, wanted) {
+			// A large ELF file (every cataloger wanting it reads only its
+			// headers and tables): kept in those parts, not copied whole.
+			s, rest, ok, err := captureSparse(content, e.Size, &arena, scratch[:])
+			if err != nil {
+				lr.Warnings = append(lr.Warnings, fmt.Sprintf("/%s (layer %d): %v", e.Path, index+1, err))
+				return nil
+			}
+			if ok {
+				for range wanted {
+					view := *s // each its own record of missed reads
+					readers = append(readers, &view)
+				}
+			}
+			content = rest
+		}
+		if readers == nil {
+			var err error
+			if readers, cleanup, err = fanOut(content, e, len(wanted), shared, &buf, tmp); err != nil {
+				lr.Warnings = append(lr.Warnings, fmt.Sprintf("/%s (layer %d): %v", e.Path, index+1, err))
+				return nil
+			}
 		}
 		defer cleanup()
 		for k, ci := range wanted {
@@ -391,6 +413,16 @@ func (in *Inspector) readLayer(ctx context.Context, l image.Layer, index int, tm
 	}
 	lr.Paths, lr.NonDirs = slices.Compact(lr.Paths), slices.Compact(lr.NonDirs)
 	return lr, nil
+}
+
+// allSparse says whether every wanting cataloger reads ELF files sparsely.
+func allSparse(cats []Cataloger, wanted []int) bool {
+	for _, ci := range wanted {
+		if _, ok := cats[ci].(SparseELF); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // safeParse runs a cataloger's Parse, turning a panic (a parser's bug met

@@ -133,6 +133,11 @@ func (c *Cataloger) Parse(ctx context.Context, f *inspect.File, r io.Reader) (*i
 	return &inspect.Parsed{Packages: Packages(bi)}, nil
 }
 
+// ReadsSparseELF implements inspect.SparseELF: an ELF file without a Go
+// build ID note is read only for its section table and, should it have
+// one anyway, the .go.buildinfo section in its writable segment.
+func (*Cataloger) ReadsSparseELF() {}
+
 // parseAt reads build information from a binary with random access.
 func parseAt(ra io.ReaderAt) (*inspect.Parsed, error) {
 	if !mayBeGoELF(ra) {
@@ -140,6 +145,8 @@ func parseAt(ra io.ReaderAt) (*inspect.Parsed, error) {
 	}
 	bi, err := buildinfo.Read(ra)
 	switch {
+	case err != nil && missed(ra):
+		return &inspect.Parsed{Warnings: []string{"a Go binary without its Go build ID note: its build information lies in a part of the file that was not kept, and was not read"}}, nil
 	case err == nil:
 		return &inspect.Parsed{Packages: Packages(bi)}, nil
 	case strings.Contains(err.Error(), "not a Go executable"), strings.Contains(err.Error(), "unrecognized file format"):
@@ -163,11 +170,23 @@ func mayBeGoELF(ra io.ReaderAt) bool {
 		return true
 	}
 	secs, err := elfsect.Sections(ra, elfsect.SizeOf(ra))
+	if err != nil && missed(ra) {
+		// A sparse file (inspect.Sparse: no Go note) whose section table
+		// was not where linkers put it: not a Go linker's output.
+		return false
+	}
 	if err != nil || len(secs) <= 1 { // section 0 is always the null section
 		return true
 	}
 	_, ok := elfsect.Find(secs, ".go.buildinfo")
 	return ok
+}
+
+// missed says whether ra is a sparse file (inspect.Sparse) that was read
+// where nothing was kept.
+func missed(ra io.ReaderAt) bool {
+	m, ok := ra.(interface{ Missed() bool })
+	return ok && m.Missed()
 }
 
 // errOldFormat marks build information written before Go 1.18 (pointers

@@ -72,6 +72,10 @@ func (Cataloger) WantsHeader(p string, h []byte) bool {
 	return bytes.HasPrefix(h, []byte("\x7fELF"))
 }
 
+// ReadsSparseELF implements inspect.SparseELF: only the section table
+// and .dep-v0 (not loaded, so in the file's unloaded tail) are read.
+func (Cataloger) ReadsSparseELF() {}
+
 // Parse implements inspect.Cataloger.
 func (Cataloger) Parse(ctx context.Context, f *inspect.File, r io.Reader) (*inspect.Parsed, error) {
 	if path.Base(f.Path) != lockName {

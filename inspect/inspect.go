@@ -299,8 +299,9 @@ func (in *Inspector) readLayer(ctx context.Context, l image.Layer, index int, tm
 		// layer in memory, twice, was most of a scan's peak memory.
 		shared = 1 << 20
 	}
-	var buf []byte   // the layer's in-memory copy of a shared file, reused
-	var arena []byte // the layer's sparse captures (captureSparse), reused
+	// The layer's in-memory copy of a shared file or sparse capture of
+	// one (one file at a time: the same storage serves both), reused.
+	var buf []byte
 	var scratch [64 << 10]byte
 	var header [HeaderSize]byte
 	err := l.Walk(ctx, func(e *image.Entry, content io.Reader) error {
@@ -346,7 +347,7 @@ func (in *Inspector) readLayer(ctx context.Context, l image.Layer, index int, tm
 		if len(wanted) > 1 && e.Size > shared && allSparse(cats, wanted) {
 			// A large ELF file (every cataloger wanting it reads only its
 			// headers and tables): kept in those parts, not copied whole.
-			s, rest, ok, err := captureSparse(content, e.Size, &arena, scratch[:])
+			s, rest, ok, err := captureSparse(content, e.Size, &buf, scratch[:])
 			if err != nil {
 				lr.Warnings = append(lr.Warnings, fmt.Sprintf("/%s (layer %d): %v", e.Path, index+1, err))
 				return nil

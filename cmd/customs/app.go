@@ -44,13 +44,41 @@ func (f *outputFlags) register(cmd *cobra.Command, def, formats string) {
 }
 
 // write runs fn on the output: standard output, or FILE written whole (a
-// temporary file renamed into place, so a failed run never leaves half a report).
+// temporary file renamed into place, so a failed run never leaves half a
+// report). A FILE that is not a regular file (-o /dev/null, a named pipe)
+// is written in place, since a rename would replace the device itself; a
+// symbolic link is followed, and a file replaced keeps its permissions.
 func (f *outputFlags) write(a *app, fn func(io.Writer) error) error {
 	if f.output == "" || f.output == "-" {
 		return fn(a.stdout)
 	}
-	dir := filepath.Dir(f.output)
-	tmp, err := os.CreateTemp(dir, ".customs-*")
+	target := f.output
+	if fi, err := os.Lstat(target); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		resolved, err := filepath.EvalSymlinks(target)
+		if err != nil {
+			return fmt.Errorf("output %s: %w", target, err)
+		}
+		target = resolved
+	}
+	mode := os.FileMode(0o644)
+	if fi, err := os.Stat(target); err == nil {
+		if !fi.Mode().IsRegular() {
+			if fi.IsDir() {
+				return fmt.Errorf("output %s is a directory", target)
+			}
+			out, err := os.OpenFile(target, os.O_WRONLY, 0)
+			if err != nil {
+				return err
+			}
+			if err := fn(out); err != nil {
+				out.Close()
+				return err
+			}
+			return out.Close()
+		}
+		mode = fi.Mode().Perm()
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(target), ".customs-*")
 	if err != nil {
 		return err
 	}
@@ -62,10 +90,10 @@ func (f *outputFlags) write(a *app, fn func(io.Writer) error) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+	if err := os.Chmod(tmp.Name(), mode); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), f.output)
+	return os.Rename(tmp.Name(), target)
 }
 
 // inventory acquires and inspects an image (or reads an SBOM), with progress

@@ -51,20 +51,31 @@ func TestDecodeRecordLean(t *testing.T) {
 	for _, s := range recordSeeds {
 		sameRecord(t, []byte(s))
 	}
+	t.Logf("%d sample files", eachSampleRecord(func(b []byte) { sameRecord(t, b) }))
+}
+
+// sampleAdvisories is the real sample's advisories folder (the corpus).
+func sampleAdvisories() string {
 	dir := os.Getenv("CUSTOMS_CORPUS")
 	if dir == "" {
 		dir = filepath.Join("..", "..", "shared", "corpus")
 	}
+	return filepath.Join(dir, "advisories")
+}
+
+// eachSampleRecord calls fn with every JSON file of the real sample and
+// returns how many there were (none without the corpus).
+func eachSampleRecord(fn func([]byte)) int {
 	n := 0
-	filepath.WalkDir(filepath.Join(dir, "advisories"), func(p string, d os.DirEntry, err error) error {
+	filepath.WalkDir(sampleAdvisories(), func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".json") {
 			b, _ := os.ReadFile(p)
-			sameRecord(t, b)
+			fn(b)
 			n++
 		}
 		return nil
 	})
-	t.Logf("%d sample files", n)
+	return n
 }
 
 func FuzzDecodeRecordLean(f *testing.F) {

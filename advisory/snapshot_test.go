@@ -130,10 +130,7 @@ func sameView(t *testing.T, what string, got, want string) {
 // TestSnapshotAgreesWithDatabase imports the real sample and checks that
 // what matching reads through the snapshot is what it reads from SQLite.
 func TestSnapshotAgreesWithDatabase(t *testing.T) {
-	dir := filepath.Join(os.Getenv("CUSTOMS_CORPUS"), "advisories")
-	if os.Getenv("CUSTOMS_CORPUS") == "" {
-		dir = filepath.Join("..", "..", "shared", "corpus", "advisories")
-	}
+	dir := sampleAdvisories()
 	if _, err := os.Stat(dir); err != nil {
 		t.Skip("no corpus:", err)
 	}
@@ -318,20 +315,7 @@ func TestLeanEncoding(t *testing.T) {
 	for _, s := range recordSeeds {
 		check([]byte(s))
 	}
-	dir := os.Getenv("CUSTOMS_CORPUS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "corpus")
-	}
-	n := 0
-	filepath.WalkDir(filepath.Join(dir, "advisories"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".json") {
-			b, _ := os.ReadFile(p)
-			check(b)
-			n++
-		}
-		return nil
-	})
-	if n == 0 {
+	if eachSampleRecord(check) == 0 {
 		t.Log("no sample records")
 	}
 }

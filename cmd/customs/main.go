@@ -30,6 +30,7 @@ type exitCodeError struct {
 func (e *exitCodeError) Error() string { return e.msg }
 
 func main() {
+	dropStartupPages()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	app := &app{stdout: os.Stdout, stderr: os.Stderr}

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package main
+
+// dropStartupPages is Linux's (startup_linux.go).
+func dropStartupPages() {}

@@ -387,3 +387,30 @@ func TestBlobWrittenDuringTheWalk(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// TestTarCutInsideASkippedEntry: a well-formed gzip stream whose tar ends
+// inside the content of an entry nobody reads (skipped, not copied: Seek)
+// is an error, not a clean end of the layer.
+func TestTarCutInsideASkippedEntry(t *testing.T) {
+	whole := testimage.LayerTar(t, []testimage.File{{Name: "big", Body: strings.Repeat("x", 300<<10)}, {Name: "after", Body: "y"}})
+	blob := testimage.Gzip(whole[:100<<10])
+	for _, gz := range decoders() {
+		t.Run(filepath.Base(gz), func(t *testing.T) {
+			t.Setenv("CUSTOMS_GZIP", gz)
+			dir := testimage.RawLayout(t, "cut", [][]byte{blob}, "")
+			img, err := image.Open(context.Background(), "oci:"+dir+":cut", image.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer img.Close()
+			seen := 0
+			err = img.Layers[0].Walk(context.Background(), func(e *image.Entry, r io.Reader) error {
+				seen++
+				return nil // content not read: the walk skips it
+			})
+			if err == nil || !strings.Contains(err.Error(), "unexpected EOF") {
+				t.Fatalf("walk of a cut tar: %v (%d entries)", err, seen)
+			}
+		})
+	}
+}

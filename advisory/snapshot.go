@@ -468,6 +468,7 @@ func (db *DB) writeSnapshot(ctx context.Context, prevGen, gen string, changed []
 			}
 		}()
 	}
+	removeAbandoned(db.snapshotPath())
 	f, err := os.CreateTemp(filepath.Dir(db.path), filepath.Base(db.snapshotPath())+".tmp-*")
 	if err != nil {
 		return err
@@ -511,6 +512,19 @@ func (db *DB) writeSnapshot(ctx context.Context, prevGen, gen string, changed []
 	}
 	db.loadSnapshot(gen)
 	return nil
+}
+
+// removeAbandoned deletes snapshot files a killed writer left half
+// written (hundreds of MB each for a full database). A file still being
+// written by another process is recent; only those untouched for an hour
+// go.
+func removeAbandoned(snapshotPath string) {
+	old, _ := filepath.Glob(snapshotPath + ".tmp-*")
+	for _, p := range old {
+		if fi, err := os.Stat(p); err == nil && time.Since(fi.ModTime()) > time.Hour {
+			os.Remove(p)
+		}
+	}
 }
 
 // snapWriter writes a snapshot's values as they come and its indexes last.

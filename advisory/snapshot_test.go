@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // matchView is everything matching reads from a database: every pack and
@@ -398,5 +399,30 @@ func TestDamagedSnapshotIgnored(t *testing.T) {
 			}
 			sameView(t, name, matchView(t, ro), want)
 		})
+	}
+}
+
+// TestAbandonedSnapshotFilesRemoved: a half-written snapshot a killed
+// writer left an hour ago is deleted by the next write; one another
+// process may still be writing is not.
+func TestAbandonedSnapshotFilesRemoved(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "a.db")
+	db, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	abandoned, recent := SnapshotPath(path)+".tmp-111", SnapshotPath(path)+".tmp-222"
+	os.WriteFile(abandoned, []byte("half"), 0o644)
+	os.WriteFile(recent, []byte("half"), 0o644)
+	hourAgo := time.Now().Add(-2 * time.Hour)
+	os.Chtimes(abandoned, hourAgo, hourAgo)
+	importRecords(t, db, linkedRecord("GHSA-1", "2024-01-01T00:00:00Z", nil, "a"))
+	if _, err := os.Stat(abandoned); !os.IsNotExist(err) {
+		t.Errorf("the abandoned file is still there: %v", err)
+	}
+	if _, err := os.Stat(recent); err != nil {
+		t.Errorf("a recent temporary file was removed: %v", err)
 	}
 }

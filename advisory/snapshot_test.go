@@ -81,6 +81,18 @@ func (s jsonScanner) Scan(src any) error {
 
 func scanJSON(v any) sql.Scanner { return jsonScanner{v} }
 
+// openAt opens (creating) a database at path, closed when the test ends
+// (closing twice is harmless).
+func openAt(t *testing.T, path string, opts Options) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // withoutSnapshot opens a copy of db's file that has no snapshot, read-only:
 // matching reads SQLite, as before snapshots existed.
 func withoutSnapshot(t *testing.T, db *DB) *DB {
@@ -136,11 +148,7 @@ func TestSnapshotAgreesWithDatabase(t *testing.T) {
 		t.Skip("no corpus:", err)
 	}
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "a.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openAt(t, filepath.Join(t.TempDir(), "a.db"), Options{})
 	if _, err := db.Import(ctx, []string{dir}, ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -277,17 +285,9 @@ func TestSnapshotOfAnotherGeneration(t *testing.T) {
 func TestSnapshotWrittenByAnotherHandle(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "a.db")
-	w, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := openAt(t, path, Options{})
 	importRecords(t, w, linkedRecord("GHSA-1", "2024-01-01T00:00:00Z", nil, "a"))
-	r, err := Open(ctx, path, Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := openAt(t, path, Options{ReadOnly: true})
 	hasSnapshot(t, r)
 	importRecords(t, w, linkedRecord("GHSA-2", "2024-01-01T00:00:00Z", []string{"CVE-2"}, "a"))
 	hasSnapshot(t, r)
@@ -371,10 +371,7 @@ func FuzzSnapshot(f *testing.F) {
 func TestDamagedSnapshotIgnored(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "a.db")
-	db, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openAt(t, path, Options{})
 	importRecords(t, db, linkedRecord("GHSA-1", "2024-01-01T00:00:00Z", []string{"CVE-1"}, "a"), linkedRecord("GHSA-2", "2024-01-01T00:00:00Z", nil, "a"))
 	want := matchView(t, db)
 	db.Close()
@@ -406,13 +403,8 @@ func TestDamagedSnapshotIgnored(t *testing.T) {
 // writer left an hour ago is deleted by the next write; one another
 // process may still be writing is not.
 func TestAbandonedSnapshotFilesRemoved(t *testing.T) {
-	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "a.db")
-	db, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openAt(t, path, Options{})
 	abandoned, recent := SnapshotPath(path)+".tmp-111", SnapshotPath(path)+".tmp-222"
 	os.WriteFile(abandoned, []byte("half"), 0o644)
 	os.WriteFile(recent, []byte("half"), 0o644)

@@ -689,31 +689,43 @@ func (db *DB) encodeStored(id string, body, raw []byte, linked func(*Record) ([]
 }
 
 // recordsSince copies prev's records but those a write changed, which it
-// reads again: the changed ones, and the records whose aliases name them
-// (their linked ids are the changed records' aliases, or, for a record
-// added or removed, the id itself).
+// reads again: the changed ones and those whose linked ids they can
+// change. A record's linked ids are the non-record aliases of each of its
+// ids, so they change when one of its ids is a changed record, or names
+// as an alias a record that was added or removed (two hops: GHSA-a →
+// DEBIAN-CVE-1 → DSA-1-1).
 func (w *snapWriter) recordsSince(ctx context.Context, tx *sql.Tx, db *DB, prev *snapshot, changed []string) (reread int, err error) {
 	w.current = 1
 	again := map[string]bool{}
 	for _, id := range changed {
 		again[id] = true
 	}
-	for batch := range slices.Chunk(changed, 500) {
-		rows, err := tx.QueryContext(ctx, `SELECT DISTINCT id FROM aliases WHERE alias IN `+inList, jsonList(batch))
-		if err != nil {
-			return 0, err
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
+	// Hop one: records whose aliases name a changed id (their non-record
+	// aliases may have changed); hop two: records whose aliases name those.
+	frontier := changed
+	for range 2 {
+		var next []string
+		for batch := range slices.Chunk(frontier, 500) {
+			rows, err := tx.QueryContext(ctx, `SELECT DISTINCT id FROM aliases WHERE alias IN `+inList, jsonList(batch))
+			if err != nil {
 				return 0, err
 			}
-			again[id] = true
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return 0, err
+				}
+				if !again[id] {
+					again[id] = true
+					next = append(next, id)
+				}
+			}
+			if err := rows.Close(); err != nil {
+				return 0, err
+			}
 		}
-		if err := rows.Close(); err != nil {
-			return 0, err
-		}
+		frontier = next
 	}
 	t := &prev.records
 	for i := range t.n {

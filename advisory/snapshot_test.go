@@ -227,6 +227,16 @@ func TestSnapshotFollowsWrites(t *testing.T) {
 	// Withdrawn: still a record, named by no pack.
 	importRecords(t, db, strings.Replace(linkedRecord("DEBIAN-CVE-1", "2024-03-01T00:00:00Z", []string{"DSA-1-1"}, "b"), `"modified"`, `"withdrawn":"2024-03-01T00:00:00Z","modified"`, 1))
 	check("withdrawn", 2)
+	// DSA-1-1, an alias of an alias of GHSA-a, becomes a record: it leaves
+	// DEBIAN-CVE-1's non-record aliases, so GHSA-a's linked ids, two hops
+	// away from the change.
+	importRecords(t, db, linkedRecord("DSA-1-1", "2024-01-01T00:00:00Z", nil, "d"))
+	check("an alias two hops away became a record", 3)
+	var now struct{ Linked map[string][]string }
+	json.Unmarshal([]byte(matchView(t, db)), &now)
+	if slices.Contains(now.Linked["GHSA-a"], "DSA-1-1") {
+		t.Fatalf("GHSA-a is still linked to DSA-1-1, now a record: %v", now.Linked["GHSA-a"])
+	}
 	// Nothing changed: the snapshot stays as it is.
 	before := db.snapReread
 	importRecords(t, db, filler[0])

@@ -564,18 +564,18 @@ func findings(t target, hits []hit, recs map[string]*advisory.Record, st *status
 			}
 		}
 	}
-	// Groups in the order of their first hits, each in hit order.
-	out := make([]customs.Finding, 0, len(hits))
-	group := make([]hit, 0, len(hits))
+	// Groups in the order of their first hits (a group's root), each in
+	// hit order: one pass, as a source package such as linux can have
+	// thousands of hits.
+	groups := make([][]hit, len(hits))
 	for i := range hits {
-		if find(i) != i {
+		r := find(i)
+		groups[r] = append(groups[r], hits[i])
+	}
+	out := make([]customs.Finding, 0, len(hits))
+	for _, group := range groups {
+		if len(group) == 0 {
 			continue
-		}
-		group = group[:0]
-		for j := i; j < len(hits); j++ {
-			if find(j) == i {
-				group = append(group, hits[j])
-			}
 		}
 		if f, keep := finding(t, group, recs, st); keep {
 			out = append(out, f)

@@ -52,13 +52,9 @@ func (f *outputFlags) write(a *app, fn func(io.Writer) error) error {
 	if f.output == "" || f.output == "-" {
 		return fn(a.stdout)
 	}
-	target := f.output
-	if fi, err := os.Lstat(target); err == nil && fi.Mode()&os.ModeSymlink != 0 {
-		resolved, err := filepath.EvalSymlinks(target)
-		if err != nil {
-			return fmt.Errorf("output %s: %w", target, err)
-		}
-		target = resolved
+	target, err := followLinks(f.output)
+	if err != nil {
+		return err
 	}
 	mode := os.FileMode(0o644)
 	if fi, err := os.Stat(target); err == nil {
@@ -94,6 +90,26 @@ func (f *outputFlags) write(a *app, fn func(io.Writer) error) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), target)
+}
+
+// followLinks resolves a chain of symbolic links to the path it ends at,
+// which need not exist yet (a link to a report not written before).
+func followLinks(p string) (string, error) {
+	for range 40 {
+		fi, err := os.Lstat(p)
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			return p, nil
+		}
+		dest, err := os.Readlink(p)
+		if err != nil {
+			return "", fmt.Errorf("output %s: %w", p, err)
+		}
+		if !filepath.IsAbs(dest) {
+			dest = filepath.Join(filepath.Dir(p), dest)
+		}
+		p = dest
+	}
+	return "", fmt.Errorf("output %s: too many symbolic links", p)
 }
 
 // inventory acquires and inspects an image (or reads an SBOM), with progress

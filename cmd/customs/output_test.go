@@ -77,6 +77,15 @@ func TestOutputFileKinds(t *testing.T) {
 		t.Errorf("the report's mode became %v, was 0600", fi.Mode().Perm())
 	}
 
+	// A link to a report not written yet: the report is created where
+	// it points.
+	dangling := filepath.Join(dir, "next.json")
+	os.Symlink("sub/next-report.json", dangling)
+	os.Mkdir(filepath.Join(dir, "sub"), 0o755)
+	sbom(dangling)
+	b, _ = os.ReadFile(filepath.Join(dir, "sub", "next-report.json"))
+	isReport(b)
+
 	fresh := filepath.Join(dir, "new.json")
 	sbom(fresh)
 	if fi, err := os.Stat(fresh); err != nil || fi.Mode().Perm() != 0o644 {

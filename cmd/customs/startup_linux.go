@@ -31,18 +31,23 @@ func dropStartupPages() {
 	if err != nil {
 		return
 	}
+	if traced() {
+		return // a debugger's breakpoints are written into these pages
+	}
+	f, err := elf.Open(exe)
+	if err != nil {
+		return // without the program headers, nothing is known to be safe
+	}
 	var relro [][2]uint64
-	if f, err := elf.Open(exe); err == nil {
-		for _, p := range f.Progs {
-			if p.Type == elf.PT_GNU_RELRO || p.Type == elf.PT_DYNAMIC {
-				relro = append(relro, [2]uint64{p.Vaddr &^ 0xfff, (p.Vaddr + p.Memsz + 0xfff) &^ 0xfff})
-			}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_GNU_RELRO || p.Type == elf.PT_DYNAMIC {
+			relro = append(relro, [2]uint64{p.Vaddr, p.Vaddr + p.Memsz})
 		}
-		pie := f.Type == elf.ET_DYN
-		f.Close()
-		if pie {
-			return // addresses are relocated: not worth the bookkeeping
-		}
+	}
+	pie := f.Type == elf.ET_DYN
+	f.Close()
+	if pie {
+		return // addresses are relocated: not worth the bookkeeping
 	}
 	maps, err := os.Open("/proc/self/maps")
 	if err != nil {
@@ -73,6 +78,20 @@ func dropStartupPages() {
 			unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_DONTNEED)
 		}
 	}
+}
+
+// traced says whether a debugger is attached (TracerPid in /proc/self/status).
+func traced() bool {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return true
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "TracerPid:"); ok {
+			return strings.TrimSpace(v) != "0"
+		}
+	}
+	return false
 }
 
 // sameFile says whether a /proc/self/maps line's device ("fd:01") and

@@ -177,12 +177,7 @@ func linkedRecord(id, modified string, aliases []string, pkgs ...string) string 
 // from the previous one (reading again only what changed) and that it
 // agrees with SQLite and with a snapshot written from scratch.
 func TestSnapshotFollowsWrites(t *testing.T) {
-	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "a.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openAt(t, filepath.Join(t.TempDir(), "a.db"), Options{})
 	check := func(step string, maxReread int) {
 		t.Helper()
 		hasSnapshot(t, db)
@@ -194,11 +189,7 @@ func TestSnapshotFollowsWrites(t *testing.T) {
 		// From scratch: a writable open of a copy without the snapshot.
 		c := withoutSnapshot(t, db)
 		c.Close()
-		fresh, err := Open(ctx, c.path, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer fresh.Close()
+		fresh := openAt(t, c.path, Options{})
 		hasSnapshot(t, fresh)
 		if fresh.snapReread != -1 {
 			t.Fatalf("a fresh snapshot was not written whole")
@@ -250,12 +241,8 @@ func TestSnapshotFollowsWrites(t *testing.T) {
 // writable open writes a current one.
 func TestSnapshotOfAnotherGeneration(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "a.db")
-	db, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	path := filepath.Join(t.TempDir(), "a.db")
+	db := openAt(t, path, Options{})
 	importRecords(t, db, linkedRecord("GHSA-1", "2024-01-01T00:00:00Z", nil, "a"))
 	old, _ := os.ReadFile(SnapshotPath(path))
 	importRecords(t, db, linkedRecord("GHSA-2", "2024-01-01T00:00:00Z", nil, "a"))

@@ -2,6 +2,7 @@ package match
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
@@ -255,6 +256,36 @@ func TestTwoEventRanges(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestSpecificBlocksReadAsJSON checks the shortcuts that read Debian's
+// urgency and GHSA's worded severity without the JSON decoder against
+// encoding/json, on the shapes records use and on ones they might.
+func TestSpecificBlocksReadAsJSON(t *testing.T) {
+	for _, b := range []string{
+		`{"urgency":"low"}`, `{"urgency":"unimportant"}`, `{"urgency": "high"}`, `{"Urgency":"medium"}`,
+		`{"urgency":"lo\"w"}`, `{"urgency":"low","x":1}`, `{"x":{"urgency":"high"}}`, `{"urgency":5}`, `{}`, `null`, ``,
+		`{"urgency":"caf` + "\xc3\xa9" + `"}`, `{"urgency":"bad` + "\xff" + `"}`,
+	} {
+		var want struct {
+			Urgency string `json:"urgency"`
+		}
+		json.Unmarshal([]byte(b), &want)
+		if got := urgencyOf(json.RawMessage(b)); got != want.Urgency {
+			t.Errorf("urgency of %s: %q, encoding/json %q", b, got, want.Urgency)
+		}
+	}
+	for _, b := range []string{
+		`{"severity":"HIGH"}`, `{"SEVERITY":"low"}`, `{"ſeverity":"high"}`, `{"cwe_ids":[],"github_reviewed":true}`, `{"x":"everity"}`, `{}`,
+	} {
+		var ds struct {
+			Severity string `json:"severity"`
+		}
+		json.Unmarshal([]byte(b), &ds)
+		if ds.Severity != "" && !mayHaveKey([]byte(b), "everity") {
+			t.Errorf("%s has a severity encoding/json reads, but mayHaveKey says it cannot", b)
 		}
 	}
 }

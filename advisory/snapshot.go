@@ -29,9 +29,10 @@ import (
 // immutable file beside the database (DB path + ".match") holding what
 // matching reads, in the form it reads it: every pack, and every record
 // without its affected list (already in the packs), uncompressed and
-// binary-encoded, with the ids the database links to it (MatchRecords). The file is memory-mapped and looked up by binary
-// search over sorted, fixed-width indexes: a lookup is a few hundred
-// nanoseconds and touches a few pages.
+// binary-encoded, with the ids the database links to it (MatchRecords).
+// The file is memory-mapped and looked up by binary search over sorted,
+// fixed-width indexes: a lookup is a few hundred nanoseconds and touches
+// a few pages.
 //
 // The snapshot is a cache: it is stamped with the database's generation (a
 // random token every write that changes records replaces, in the same
@@ -40,8 +41,8 @@ import (
 // old snapshot, can only make matching slower (it reads SQLite, as before),
 // never wrong. Files are replaced by rename, never changed in place, so a
 // mapping stays valid however the file is replaced. A write whose previous
-// snapshot is current rewrites only the records it changed (and those whose
-// aliases name them), copying the rest.
+// snapshot is current rewrites only the records it changed (and those up
+// to two alias hops from them, recordsSince), copying the rest.
 //
 // Layout (little-endian):
 //

@@ -86,6 +86,9 @@ func TestPathsThatEscapeAreClampedAndReported(t *testing.T) {
 		{Name: "loop2", Type: tar.TypeSymlink, Linkname: "loop1"},
 		{Name: "hard", Type: tar.TypeLink, Linkname: "../../../etc/passwd"},
 	})
+	// A temp dir of its own: other test packages running at once create
+	// and remove customs-* dirs in the shared one.
+	t.Setenv("TMPDIR", t.TempDir())
 	before := listTemp(t)
 	dir := testimage.BuildLayout(t, "x", layer)
 	entries, warns, err := walkAll(t, "oci:"+dir+":x", image.Options{})

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	cdx "github.com/CycloneDX/cyclonedx-go"
 	"github.com/github/go-spdx/v2/spdxexp"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	spdxjson "github.com/spdx/tools-golang/json"
@@ -145,6 +146,44 @@ func TestCycloneDXValidatesAgainstTheSchema(t *testing.T) {
 	json.Unmarshal(encode(t, debianApp(t), sbom.FormatCycloneDX), &probe)
 	if probe.SpecVersion != "1.6" {
 		t.Errorf("specVersion %q", probe.SpecVersion)
+	}
+}
+
+// TestEncodeNeedsNoConversion holds EncodeCycloneDXBOM, which only stamps
+// the version, to the bytes of the library's EncodeVersion, which converts
+// a copy of the BOM to 1.6: a field newer than 1.6 in what customs builds
+// (an SBOM, or a report's vulnerabilities, VEX analysis included) would
+// make them differ.
+func TestEncodeNeedsNoConversion(t *testing.T) {
+	bom := sbom.ToCycloneDX(debianApp(t))
+	score := 9.8
+	bom.Vulnerabilities = &[]cdx.Vulnerability{{
+		BOMRef: "CVE-2024-0001/0", ID: "CVE-2024-0001", Source: &cdx.Source{Name: "NVD", URL: "https://nvd.nist.gov/vuln/detail/CVE-2024-0001"},
+		Description: "title", Detail: "description", Recommendation: "Upgrade bash to 5.2.15-2+b3",
+		Affects:    &[]cdx.Affects{{Ref: (*bom.Components)[0].BOMRef}},
+		Ratings:    &[]cdx.VulnerabilityRating{{Score: &score, Severity: cdx.SeverityCritical, Method: cdx.ScoringMethodCVSSv31, Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}},
+		References: &[]cdx.VulnerabilityReference{{ID: "DSA-1-1", Source: &cdx.Source{Name: "Debian"}}},
+		Analysis:   &cdx.VulnerabilityAnalysis{State: cdx.IASNotAffected, Justification: cdx.IAJCodeNotReachable, Detail: "not reachable"},
+	}}
+	var got, want bytes.Buffer
+	if err := sbom.EncodeCycloneDXBOM(&got, bom); err != nil {
+		t.Fatal(err)
+	}
+	enc := cdx.NewBOMEncoder(&want, cdx.BOMFileFormatJSON)
+	enc.SetPretty(true)
+	if err := enc.EncodeVersion(bom, sbom.CycloneDXVersion); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		g, w := got.String(), want.String()
+		i := 0
+		for i < len(g) && i < len(w) && g[i] == w[i] {
+			i++
+		}
+		t.Errorf("encodings differ at byte %d: %q vs EncodeVersion's %q", i, g[max(0, i-80):min(len(g), i+80)], w[max(0, i-80):min(len(w), i+80)])
+	}
+	if bom.SpecVersion != cdx.SpecVersion1_7 {
+		t.Errorf("the caller's BOM was restamped: %v", bom.SpecVersion)
 	}
 }
 

@@ -180,5 +180,28 @@ func Open(ctx context.Context, ref string, opts Options) (*Image, error) {
 	}
 	img.Info.Ref = ref
 	img.Info.Source = string(r.Transport)
+	yieldToLargestLayer(img.Layers)
 	return img, nil
+}
+
+// yieldToLargestLayer marks the decoders of every layer but the largest to
+// run at a lower priority. A scan lasts as long as its largest layer takes
+// to inflate, and layers are read in parallel on few cores: when the
+// smaller layers' decoders take their turns from the largest one's, the
+// scan waits for it longer: 8% of a debian-app scan on 2 cores (552 →
+// 508 ms, median of 24 runs alternating with the unchanged build).
+// The smaller ones still get whatever the largest leaves idle.
+func yieldToLargestLayer(layers []Layer) {
+	largest := -1
+	var size int64
+	for i, l := range layers {
+		if tl, ok := l.(*tarLayer); ok && tl.spec.size > size {
+			largest, size = i, tl.spec.size
+		}
+	}
+	for i, l := range layers {
+		if tl, ok := l.(*tarLayer); ok && i != largest {
+			tl.spec.background = true
+		}
+	}
 }

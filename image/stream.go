@@ -95,7 +95,7 @@ func newLayerStream(rc io.Reader, info layerSpec, limits Limits, progress func(i
 	}
 	if f, ok := rc.(*os.File); ok {
 		if ext, size := externalForFile(f); ext != "" {
-			return s, s.startSpliced(ext, f, size)
+			return s, s.startSpliced(ext, info.background, f, size)
 		}
 	}
 	var src io.Reader = s.raw
@@ -110,7 +110,7 @@ func newLayerStream(rc io.Reader, info layerSpec, limits Limits, progress func(i
 	switch {
 	case bytes.HasPrefix(magic, gzipMagic):
 		if ext := externalGzip(info.size); ext != "" {
-			d, err := startExternal(ext, copyFrom(s.buffered))
+			d, err := startExternal(ext, info.background, copyFrom(s.buffered))
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", s.label, err)
 			}
@@ -176,9 +176,9 @@ func externalForFile(f *os.File) (string, int64) {
 // this process, and the blob is hashed from the file alongside, by reads at
 // offsets. Copying every compressed byte in and out of this process cost
 // about 40 ms of system time on the corpus's debian-app.
-func (s *layerStream) startSpliced(ext string, f *os.File, size int64) error {
+func (s *layerStream) startSpliced(ext string, background bool, f *os.File, size int64) error {
 	s.file, s.fileStat = f, fileStamp(f) // before anything reads it
-	d, err := startExternal(ext, spliceFrom(f, size))
+	d, err := startExternal(ext, background, spliceFrom(f, size))
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.label, err)
 	}
@@ -330,7 +330,7 @@ type externalDecoder struct {
 	copyDone chan error
 }
 
-func startExternal(path string, feed func(stdin *os.File) error) (*externalDecoder, error) {
+func startExternal(path string, background bool, feed func(stdin *os.File) error) (*externalDecoder, error) {
 	cmd := exec.Command(path, "-d", "-c")
 	stdinR, stdin, err := os.Pipe()
 	if err != nil {
@@ -350,6 +350,9 @@ func startExternal(path string, feed func(stdin *os.File) error) (*externalDecod
 	if err != nil {
 		stdin.Close()
 		return nil, fmt.Errorf("starting %s: %w", path, err)
+	}
+	if background {
+		lowerPriority(cmd.Process.Pid)
 	}
 	// A 1 MiB pipe (the unprivileged maximum) instead of 64 KiB: far fewer
 	// wake-ups between decoder and reader. Failing to grow it only costs speed.

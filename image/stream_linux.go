@@ -16,6 +16,22 @@ import (
 // only costs speed.
 func growPipe(fd uintptr) { _, _ = unix.FcntlInt(fd, unix.F_SETPIPE_SZ, 1<<20) }
 
+// backgroundNice is how far a background decoder's nice value is raised:
+// of 0, 5, 10 and 19, 10 gave debian-app's shortest scans (see
+// yieldToLargestLayer).
+const backgroundNice = 10
+
+// lowerPriority raises a process's nice value by backgroundNice, from ours.
+// Failing only costs speed; a process may always lower its own children.
+func lowerPriority(pid int) {
+	prio, err := unix.Getpriority(unix.PRIO_PROCESS, 0)
+	if err != nil {
+		return
+	}
+	// Getpriority returns 20-nice on Linux.
+	_ = unix.Setpriority(unix.PRIO_PROCESS, pid, min(19, 20-prio+backgroundNice))
+}
+
 // spliceFrom feeds a decoder's stdin with the first size bytes of a file by
 // splice(2), or by copying where the file system cannot splice.
 func spliceFrom(f *os.File, size int64) func(*os.File) error {

@@ -11,6 +11,9 @@ import (
 // growPipe: only Linux lets a pipe grow.
 func growPipe(uintptr) {}
 
+// lowerPriority: decoders run at our priority here.
+func lowerPriority(int) {}
+
 // spliceFrom feeds a decoder's stdin with the first size bytes of a file,
 // by copying (splice(2) is Linux's).
 func spliceFrom(f *os.File, size int64) func(*os.File) error {

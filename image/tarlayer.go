@@ -23,6 +23,8 @@ type layerSpec struct {
 	verifyDigest string
 	size         int64
 	label        string
+	// background: inflate at a lower priority (see yieldToLargestLayer).
+	background bool
 }
 
 // tarLayer is a layer stored as a (possibly compressed) tar blob.
